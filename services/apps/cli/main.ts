@@ -1,0 +1,1 @@
+export async function main(argv: string[]) { console.log("hi", argv.slice(2)); }

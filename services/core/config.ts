@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { SkypatrolError } from './errors.ts';
+
+/**
+ * Configuration, parsed once from the environment at start-up and passed in from there.
+ * Every key is documented in the README ("Configuration").
+ */
+const EnvSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .url()
+    .refine((u) => /^postgres(ql)?:/.test(u), 'must be a postgres:// URL')
+    .default('postgres://postgres@127.0.0.1:5432/skypatrol'),
+  REDIS_URL: z
+    .string()
+    .url()
+    .refine((u) => /^rediss?:/.test(u), 'must be a redis:// URL')
+    .default('redis://127.0.0.1:6379'),
+  SKYPATROL_PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+  SKYPATROL_HOST: z.string().min(1).default('127.0.0.1'),
+  SKYPATROL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SKYPATROL_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_:-]+$/, 'letters, digits, _ : - only')
+    .default('skypatrol'),
+  SKYPATROL_DETECTORS_DIR: z.string().min(1).default('detectors'),
+  SKYPATROL_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+  SKYPATROL_ONNX_THREADS: z.coerce.number().int().min(0).max(64).default(0),
+  SKYPATROL_WEB_DIR: z.string().min(1).default('web/dist'),
+});
+
+export interface Config {
+  databaseUrl: string;
+  redisUrl: string;
+  port: number;
+  host: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  queuePrefix: string;
+  detectorsDir: string;
+  workerConcurrency: number;
+  /** Intra-op threads per ONNX session; 0 lets onnxruntime pick (one per core). */
+  onnxThreads: number;
+  webDir: string;
+}
+
+/** Parse configuration from an environment map; throws CONFIG_INVALID naming every bad key. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new SkypatrolError('CONFIG_INVALID', `invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    port: e.SKYPATROL_PORT,
+    host: e.SKYPATROL_HOST,
+    logLevel: e.SKYPATROL_LOG_LEVEL,
+    queuePrefix: e.SKYPATROL_QUEUE_PREFIX,
+    detectorsDir: e.SKYPATROL_DETECTORS_DIR,
+    workerConcurrency: e.SKYPATROL_WORKER_CONCURRENCY,
+    onnxThreads: e.SKYPATROL_ONNX_THREADS,
+    webDir: e.SKYPATROL_WEB_DIR,
+  };
+}

@@ -1,0 +1,175 @@
+import { contours } from 'd3-contour';
+import type { PolygonCoords, Ring } from '../geo/area.ts';
+import { multiPolygonAreaM2 } from '../geo/area.ts';
+
+/**
+ * Turn a per-pixel change probability into polygons: threshold, 8-connected components,
+ * marching-squares outlines (holes kept), drop components under the minimum mapping unit,
+ * confidence = mean probability of the component's pixels.
+ */
+export interface PolygonizeInput {
+  width: number;
+  height: number;
+  probability: Float32Array;
+  /** 1 where the pixel was observed in both dates; unobserved pixels never become change. */
+  valid?: Uint8Array;
+  threshold: number;
+  minAreaM2: number;
+  /** Pixel-corner coordinates (x right, y down) → [lon, lat]. */
+  toLonLat: (x: number, y: number) => [number, number];
+}
+
+export interface ChangePolygon {
+  coordinates: PolygonCoords[];
+  areaM2: number;
+  confidence: number;
+  pixels: number;
+  /** Pixel bounding box [x0, y0, x1, y1) in the input raster. */
+  bbox: [number, number, number, number];
+}
+
+/** Label 8-connected foreground pixels; returns labels (0 = background) and the count. */
+export function labelComponents(mask: Uint8Array, width: number, height: number): { labels: Int32Array; count: number } {
+  const labels = new Int32Array(width * height);
+  const parent: number[] = [0];
+  const find = (a: number): number => {
+    while (parent[a] !== a) {
+      parent[a] = parent[parent[a]!]!;
+      a = parent[a]!;
+    }
+    return a;
+  };
+  const union = (a: number, b: number) => {
+    const ra = find(a);
+    const rb = find(b);
+    if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);
+  };
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      if (!mask[i]) continue;
+      let label = 0;
+      // Already-visited neighbours: W, NW, N, NE.
+      const neighbours = [
+        x > 0 ? i - 1 : -1,
+        x > 0 && y > 0 ? i - width - 1 : -1,
+        y > 0 ? i - width : -1,
+        y > 0 && x < width - 1 ? i - width + 1 : -1,
+      ];
+      for (const n of neighbours) {
+        if (n < 0) continue;
+        const ln = labels[n]!;
+        if (!ln) continue;
+        if (!label) label = ln;
+        else if (ln !== label) union(label, ln);
+      }
+      if (!label) {
+        label = parent.length;
+        parent.push(label);
+      }
+      labels[i] = label;
+    }
+  }
+  // Flatten to consecutive ids 1..count.
+  const remap = new Int32Array(parent.length);
+  let count = 0;
+  for (let l = 1; l < parent.length; l++) {
+    const root = find(l);
+    if (!remap[root]) remap[root] = ++count;
+    remap[l] = remap[root]!;
+  }
+  for (let i = 0; i < labels.length; i++) if (labels[i]) labels[i] = remap[labels[i]!]!;
+  return { labels, count };
+}
+
+function signedArea(ring: Ring): number {
+  let s = 0;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    s += (ring[j]![0] - ring[i]![0]) * (ring[j]![1] + ring[i]![1]);
+  }
+  return s / 2; // > 0 for counter-clockwise in a y-up frame
+}
+
+/** Drop vertices that sit on the straight line between their neighbours (lossless). */
+function dropCollinear(ring: Ring): Ring {
+  const open = ring.slice(0, -1);
+  if (open.length <= 3) return ring;
+  const out: Ring = [];
+  for (let i = 0; i < open.length; i++) {
+    const a = open[(i - 1 + open.length) % open.length]!;
+    const b = open[i]!;
+    const c = open[(i + 1) % open.length]!;
+    const cross = (b[0] - a[0]) * (c[1] - b[1]) - (b[1] - a[1]) * (c[0] - b[0]);
+    if (Math.abs(cross) > 1e-12) out.push(b);
+  }
+  if (out.length < 3) return ring;
+  out.push([out[0]![0], out[0]![1]]);
+  return out;
+}
+
+/** RFC 7946 winding: exterior counter-clockwise, holes clockwise (in lon/lat, y up). */
+function orient(ring: Ring, exterior: boolean): Ring {
+  const ccw = signedArea(ring) > 0;
+  return ccw === exterior ? ring : [...ring].reverse();
+}
+
+export function polygonize(input: PolygonizeInput): ChangePolygon[] {
+  const { width, height, probability, valid, threshold } = input;
+  const mask = new Uint8Array(width * height);
+  for (let i = 0; i < mask.length; i++) {
+    const p = probability[i]!;
+    mask[i] = p >= threshold && (!valid || valid[i]) ? 1 : 0;
+  }
+  const { labels, count } = labelComponents(mask, width, height);
+  if (count === 0) return [];
+
+  const stats = Array.from({ length: count + 1 }, () => ({ x0: width, y0: height, x1: 0, y1: 0, n: 0, sum: 0 }));
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const l = labels[y * width + x]!;
+      if (!l) continue;
+      const s = stats[l]!;
+      if (x < s.x0) s.x0 = x;
+      if (y < s.y0) s.y0 = y;
+      if (x + 1 > s.x1) s.x1 = x + 1;
+      if (y + 1 > s.y1) s.y1 = y + 1;
+      s.n++;
+      s.sum += probability[y * width + x]!;
+    }
+  }
+
+  const result: ChangePolygon[] = [];
+  const generator = contours().smooth(false).thresholds([0.5]);
+  for (let l = 1; l <= count; l++) {
+    const s = stats[l]!;
+    // One pixel of padding so outlines close inside the crop.
+    const cw = s.x1 - s.x0 + 2;
+    const ch = s.y1 - s.y0 + 2;
+    const crop = new Array<number>(cw * ch).fill(0);
+    for (let y = s.y0; y < s.y1; y++) {
+      for (let x = s.x0; x < s.x1; x++) {
+        if (labels[y * width + x] === l) crop[(y - s.y0 + 1) * cw + (x - s.x0 + 1)] = 1;
+      }
+    }
+    const mp = generator.size([cw, ch]).contour(crop, 0.5);
+    const coordinates: PolygonCoords[] = [];
+    for (const poly of mp.coordinates) {
+      const rings = poly.map((ring, k) => {
+        const mapped: Ring = ring.map(([x, y]) => input.toLonLat(x! + s.x0 - 1, y! + s.y0 - 1));
+        return orient(dropCollinear(mapped), k === 0);
+      });
+      if (rings.length && rings[0]!.length >= 4) coordinates.push(rings);
+    }
+    if (!coordinates.length) continue;
+    const areaM2 = multiPolygonAreaM2(coordinates);
+    if (areaM2 < input.minAreaM2) continue;
+    result.push({
+      coordinates,
+      areaM2,
+      confidence: s.sum / s.n,
+      pixels: s.n,
+      bbox: [s.x0, s.y0, s.x1, s.y1],
+    });
+  }
+  return result.sort((a, b) => b.confidence * b.areaM2 - a.confidence * a.areaM2);
+}

@@ -1,0 +1,36 @@
+import proj4 from 'proj4';
+
+/**
+ * CRS handling for the CRSs Skypatrol meets: WGS84 / CGCS2000 geographic (EPSG:4326, 4490,
+ * treated as identical: they differ by centimetres), UTM north/south on WGS84
+ * (EPSG:326xx/327xx) and CGCS2000 3-degree Gauss-Krüger zones (EPSG:4513–4554).
+ */
+export function proj4Definition(epsg: number): string | null {
+  if (epsg === 4326 || epsg === 4490) return '+proj=longlat +datum=WGS84 +no_defs';
+  if (epsg >= 32601 && epsg <= 32660) return `+proj=utm +zone=${epsg - 32600} +datum=WGS84 +units=m +no_defs`;
+  if (epsg >= 32701 && epsg <= 32760) return `+proj=utm +zone=${epsg - 32700} +south +datum=WGS84 +units=m +no_defs`;
+  if (epsg >= 4513 && epsg <= 4533) {
+    // CGCS2000 / 3-degree Gauss-Kruger zone 25..45 (false easting carries the zone number).
+    const zone = epsg - 4488;
+    return `+proj=tmerc +lat_0=0 +lon_0=${zone * 3} +k=1 +x_0=${zone * 1000000 + 500000} +y_0=0 +ellps=GRS80 +units=m +no_defs`;
+  }
+  if (epsg >= 4534 && epsg <= 4554) {
+    // CGCS2000 / 3-degree Gauss-Kruger CM 75E..135E (no zone prefix).
+    const cm = 75 + (epsg - 4534) * 3;
+    return `+proj=tmerc +lat_0=0 +lon_0=${cm} +k=1 +x_0=500000 +y_0=0 +ellps=GRS80 +units=m +no_defs`;
+  }
+  return null;
+}
+
+export function isGeographic(epsg: number): boolean {
+  return epsg === 4326 || epsg === 4490;
+}
+
+/** A function from map coordinates in `epsg` to [lon, lat]; null when the CRS is unknown. */
+export function toLonLatFn(epsg: number): ((x: number, y: number) => [number, number]) | null {
+  if (isGeographic(epsg)) return (x, y) => [x, y];
+  const def = proj4Definition(epsg);
+  if (!def) return null;
+  const converter = proj4(def, 'EPSG:4326');
+  return (x, y) => converter.forward([x, y]) as [number, number];
+}

@@ -1,0 +1,77 @@
+import type { DetectorManifest } from '../domain/detectors/manifest.ts';
+import type { CanonicalBand } from '../domain/imagery/bands.ts';
+import type { ModelRunner } from '../adapters/onnx/session.ts';
+import type { AlignedPair } from './read-pair.ts';
+
+/** Pack bands (manifest order) of a window into an NCHW tensor; NaN → fallback or 0. */
+function packWindow(
+  bands: Map<CanonicalBand, Float32Array>,
+  order: readonly CanonicalBand[],
+  fallback: Record<string, number>,
+  width: number,
+  x0: number,
+  y0: number,
+  w: number,
+  h: number,
+): Float32Array {
+  const out = new Float32Array(order.length * w * h);
+  order.forEach((band, c) => {
+    const src = bands.get(band);
+    const fill = fallback[band] ?? 0;
+    for (let y = 0; y < h; y++) {
+      const srcRow = (y0 + y) * width + x0;
+      const dstRow = c * w * h + y * w;
+      for (let x = 0; x < w; x++) {
+        const v = src ? src[srcRow + x]! : fill;
+        out[dstRow + x] = Number.isNaN(v) ? fill : v;
+      }
+    }
+  });
+  return out;
+}
+
+/**
+ * Run a detector over the whole pair in tiles of `manifest.tile.size` with
+ * `manifest.tile.overlap` pixels of context on every side, keeping each tile's centre, so
+ * objects on tile edges see the same neighbourhood as anywhere else. Returns the
+ * probability raster on the pair's grid.
+ */
+export async function runTiled(runner: ModelRunner, manifest: DetectorManifest, pair: AlignedPair, outputName?: string): Promise<Float32Array> {
+  const { width, height } = pair.before.stack.grid;
+  const order = manifest.inputs.bands as CanonicalBand[];
+  const { size, overlap } = manifest.tile;
+  const core = Math.max(1, size - 2 * overlap);
+  const out = new Float32Array(width * height);
+  const output = outputName ?? manifest.output.name;
+  const tensorFor = (date: 'before' | 'after') => (date === 'before' ? pair.before.stack.bands : pair.after.stack.bands);
+
+  for (let cy = 0; cy < height; cy += core) {
+    for (let cx = 0; cx < width; cx += core) {
+      const cw = Math.min(core, width - cx);
+      const ch = Math.min(core, height - cy);
+      const x0 = Math.max(0, cx - overlap);
+      const y0 = Math.max(0, cy - overlap);
+      const x1 = Math.min(width, cx + cw + overlap);
+      const y1 = Math.min(height, cy + ch + overlap);
+      const w = x1 - x0;
+      const h = y1 - y0;
+      const feeds: Record<string, { data: Float32Array; dims: number[] }> = {};
+      for (const t of manifest.inputs.tensors) {
+        feeds[t.name] = {
+          data: packWindow(tensorFor(t.date), order, manifest.inputs.fallback, width, x0, y0, w, h),
+          dims: [1, order.length, h, w],
+        };
+      }
+      const result = await runner.run(feeds);
+      const prob = result[output];
+      if (!prob) throw new Error(`model has no output "${output}" (outputs: ${Object.keys(result).join(', ')})`);
+      const channels = prob.dims[1] ?? 1;
+      if (channels !== 1) throw new Error(`runTiled expects a single-channel output, got ${channels}`);
+      for (let y = 0; y < ch; y++) {
+        const srcRow = (cy - y0 + y) * w + (cx - x0);
+        out.set(prob.data.subarray(srcRow, srcRow + cw), (cy + y) * width + cx);
+      }
+    }
+  }
+  return out;
+}
