@@ -27,6 +27,7 @@ const EnvSchema = z.object({
   SKYPATROL_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   SKYPATROL_ONNX_THREADS: z.coerce.number().int().min(0).max(64).default(0),
   SKYPATROL_WEB_DIR: z.string().min(1).default('web/dist'),
+  SKYPATROL_SHARED_DATA: z.string().min(1).default('../shared/data'),
 });
 
 export interface Config {
@@ -41,6 +42,8 @@ export interface Config {
   /** Intra-op threads per ONNX session; 0 lets onnxruntime pick (one per core). */
   onnxThreads: number;
   webDir: string;
+  /** Read-only reference data (OSCD pairs, real rasters, Hulunbuir geography). */
+  sharedDataDir: string;
 }
 
 /** Parse configuration from an environment map; throws CONFIG_INVALID naming every bad key. */
@@ -63,5 +66,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerConcurrency: e.SKYPATROL_WORKER_CONCURRENCY,
     onnxThreads: e.SKYPATROL_ONNX_THREADS,
     webDir: e.SKYPATROL_WEB_DIR,
+    sharedDataDir: e.SKYPATROL_SHARED_DATA,
   };
 }

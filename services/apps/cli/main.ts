@@ -1,1 +1,98 @@
-export async function main(argv: string[]) { console.log("hi", argv.slice(2)); }
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadConfig } from '../../core/config.ts';
+import { isSkypatrolError } from '../../core/errors.ts';
+import { dbMigrateCommand } from './commands/db.ts';
+import { demoCommand } from './commands/demo.ts';
+import { detectCommand } from './commands/detect.ts';
+import { detectorsListCommand, detectorsTrainCommand } from './commands/detectors.ts';
+import { serveCommand } from './commands/serve.ts';
+import { workerCommand } from './commands/worker.ts';
+
+const port = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('a port number 1–65535');
+  return n;
+};
+const fraction = (v: string) => {
+  const n = Number(v);
+  if (!(n > 0 && n < 1)) throw new InvalidArgumentError('a number between 0 and 1');
+  return n;
+};
+const nonNegative = (v: string) => {
+  const n = Number(v);
+  if (!(n >= 0)) throw new InvalidArgumentError('a number ≥ 0');
+  return n;
+};
+
+/** The `skypatrol` command line. Each command is a thin shell over a use case. */
+export function program(): Command {
+  const cli = new Command('skypatrol')
+    .description('天巡 Skypatrol — satellite patrols for public-interest prosecutors')
+    .showHelpAfterError('(run with --help for usage)');
+
+  const db = cli.command('db').description('database administration');
+  db.command('migrate')
+    .description('create the database if needed, enable PostGIS, apply migrations')
+    .option('--quiet', 'print nothing when already up to date')
+    .action(async (opts) => dbMigrateCommand(loadConfig(), opts));
+
+  cli
+    .command('serve')
+    .description('serve the API and the web app')
+    .option('--port <port>', 'port to listen on (default SKYPATROL_PORT or 8080)', port)
+    .option('--host <host>', 'address to bind (default SKYPATROL_HOST or 127.0.0.1)')
+    .action(async (opts) => serveCommand(loadConfig(), opts));
+
+  cli
+    .command('worker')
+    .description('run a queue worker that processes detection jobs')
+    .option('--concurrency <n>', 'jobs processed at once', (v) => Number.parseInt(v, 10))
+    .action(async (opts) => workerCommand(loadConfig(), opts));
+
+  cli
+    .command('detect')
+    .description('detect change between two scenes and write clues as GeoJSON')
+    .requiredOption('--before <scene>', 'before scene: a folder of per-band GeoTIFFs (e.g. …/imgs_1)')
+    .requiredOption('--after <scene>', 'after scene: a folder of per-band GeoTIFFs')
+    .option('--detector <id>', 'detector id (a folder in detectors/)', 'change')
+    .option('--out <file>', 'GeoJSON file to write (written only on success)')
+    .option('--store', 'also store the polygons as clues in PostGIS')
+    .option('--threshold <p>', "probability threshold (default: the detector's)", fraction)
+    .option('--min-area <m2>', "minimum mapping unit in m² (default: the detector's)", nonNegative)
+    .action(async (opts) => detectCommand(loadConfig(), opts));
+
+  const detectors = cli.command('detectors').description('detector models');
+  detectors
+    .command('list')
+    .description('list detectors with version and threshold')
+    .action(async () => detectorsListCommand(loadConfig()));
+  detectors
+    .command('train')
+    .description('learn a detector from labelled data (change: OSCD cities)')
+    .argument('<id>', 'detector id')
+    .requiredOption('--data <dir>', 'labelled data (for change: the OSCD folder)')
+    .option('--train <cities>', 'comma-separated training cities', 'aguasclaras,bordeaux,mumbai,nantes,saclay_e')
+    .option('--eval <cities>', 'comma-separated held-out cities', 'paris,bercy')
+    .action(async (id, opts) => detectorsTrainCommand(loadConfig(), id, opts));
+
+  cli
+    .command('demo')
+    .description('run the demo: detect on a real Sentinel-2 pair, store clues, serve the map')
+    .addOption(new Option('--city <name>', 'OSCD city for the slice').default('paris'))
+    .option('--no-serve', 'do everything but serving')
+    .action(async (opts) => demoCommand(loadConfig(), opts));
+  return cli;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (err) {
+    if (isSkypatrolError(err)) {
+      process.stderr.write(`skypatrol: ${err.code}: ${err.message}\n`);
+    } else {
+      process.stderr.write(`skypatrol: ${(err as Error)?.stack ?? String(err)}\n`);
+    }
+    process.exitCode = 1;
+  }
+}

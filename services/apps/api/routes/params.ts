@@ -1,0 +1,33 @@
+import { SkypatrolError } from '../../../core/errors.ts';
+
+/** Parse "west,south,east,north" in degrees; rejects anything else with a clear message. */
+export function parseBbox(raw: string): [number, number, number, number] {
+  const parts = raw.split(',').map((p) => Number(p.trim()));
+  if (parts.length !== 4 || parts.some((v) => !Number.isFinite(v))) {
+    throw new SkypatrolError('VALIDATION', `bbox must be four numbers west,south,east,north; got "${raw}"`);
+  }
+  const [w, s, e, n] = parts as [number, number, number, number];
+  if (w < -180 || e > 180 || s < -90 || n > 90 || s > n || w > e) {
+    throw new SkypatrolError('VALIDATION', `bbox ${raw} is not a valid west,south,east,north extent in degrees`);
+  }
+  return [w, s, e, n];
+}
+
+/** Parse an OGC/RFC 3339 datetime parameter: an instant, or an interval with ".." open ends. */
+export function parseDatetime(raw: string): { from?: string; to?: string } {
+  const day = (v: string) => {
+    if (v === '..' || v === '') return undefined;
+    const d = new Date(v);
+    if (Number.isNaN(d.getTime())) throw new SkypatrolError('VALIDATION', `datetime "${v}" is not an RFC 3339 date or date-time`);
+    return d.toISOString().slice(0, 10);
+  };
+  const [a, b, extra] = raw.split('/');
+  if (extra !== undefined) throw new SkypatrolError('VALIDATION', `datetime "${raw}" has more than one "/"`);
+  if (b === undefined) {
+    const d = day(a!);
+    return { ...(d ? { from: d, to: d } : {}) };
+  }
+  const from = day(a!);
+  const to = day(b);
+  return { ...(from ? { from } : {}), ...(to ? { to } : {}) };
+}
