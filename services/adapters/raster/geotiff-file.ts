@@ -45,6 +45,28 @@ function epsgOf(image: GeoTIFFImage, path: string): number {
   return code;
 }
 
+/**
+ * geotiff.js reads past the end of a truncated file as zeros, which would look like a
+ * scene full of "no data". Check that every strip/tile lies inside the file instead.
+ */
+async function assertComplete(image: GeoTIFFImage, path: string): Promise<void> {
+  const dir = image.fileDirectory as {
+    StripOffsets?: ArrayLike<number>;
+    StripByteCounts?: ArrayLike<number>;
+    TileOffsets?: ArrayLike<number>;
+    TileByteCounts?: ArrayLike<number>;
+  };
+  const offsets = dir.TileOffsets ?? dir.StripOffsets;
+  const counts = dir.TileByteCounts ?? dir.StripByteCounts;
+  if (!offsets || !counts) return;
+  let end = 0;
+  for (let i = 0; i < offsets.length; i++) end = Math.max(end, offsets[i]! + (counts[i] ?? 0));
+  const { size } = await stat(path);
+  if (end > size) {
+    throw new SkypatrolError('SCENE_CORRUPT', `${path} is truncated: its pixel data needs ${end} bytes, the file has ${size}`);
+  }
+}
+
 /** Open a local GeoTIFF. Throws SCENE_NOT_TIFF / SCENE_CORRUPT / SCENE_CRS_UNSUPPORTED. */
 export async function openGeoTiff(path: string): Promise<OpenedRaster> {
   await assertTiffMagic(path);
@@ -56,6 +78,7 @@ export async function openGeoTiff(path: string): Promise<OpenedRaster> {
   } catch (err) {
     throw wrapError(err, 'SCENE_CORRUPT', `${path} is not a readable GeoTIFF`);
   }
+  await assertComplete(image, path);
   let origin: number[];
   let resolution: number[];
   try {

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../services/core/config.ts';
+import { SkypatrolError } from '../../services/core/errors.ts';
+
+function configError(env: Record<string, string | undefined>): SkypatrolError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof SkypatrolError) return err;
+    throw err;
+  }
+  throw new Error('expected loadConfig to throw');
+}
+
+describe('loadConfig', () => {
+  it('uses the documented defaults for an empty environment', () => {
+    expect(loadConfig({})).toEqual({
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/skypatrol',
+      redisUrl: 'redis://127.0.0.1:6379',
+      port: 8080,
+      host: '127.0.0.1',
+      logLevel: 'info',
+      queuePrefix: 'skypatrol',
+      detectorsDir: 'detectors',
+      workerConcurrency: 1,
+      onnxThreads: 0,
+      webDir: 'web/dist',
+      sharedDataDir: '../shared/data',
+    });
+  });
+
+  it('treats empty strings as unset', () => {
+    const c = loadConfig({ DATABASE_URL: '', REDIS_URL: '', SKYPATROL_PORT: '', SKYPATROL_LOG_LEVEL: '' });
+    expect(c.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/skypatrol');
+    expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(c.port).toBe(8080);
+    expect(c.logLevel).toBe('info');
+  });
+
+  it('reads values from the environment and coerces numbers', () => {
+    const c = loadConfig({
+      DATABASE_URL: 'postgresql://u:p@db:5433/x',
+      REDIS_URL: 'rediss://cache:6380',
+      SKYPATROL_PORT: '9090',
+      SKYPATROL_WORKER_CONCURRENCY: '4',
+    });
+    expect(c).toMatchObject({
+      databaseUrl: 'postgresql://u:p@db:5433/x',
+      redisUrl: 'rediss://cache:6380',
+      port: 9090,
+      workerConcurrency: 4,
+    });
+  });
+
+  it('ignores unrelated environment keys', () => {
+    expect(loadConfig({ PATH: '/usr/bin', HOME: '/root' }).port).toBe(8080);
+  });
+
+  it.each(['0', '65536', 'abc', '80.5'])('rejects SKYPATROL_PORT=%s with CONFIG_INVALID naming the key', (port) => {
+    const err = configError({ SKYPATROL_PORT: port });
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.message).toContain('SKYPATROL_PORT');
+  });
+
+  it('rejects a DATABASE_URL with a non-postgres scheme, naming the key', () => {
+    const err = configError({ DATABASE_URL: 'mysql://root@127.0.0.1:3306/skypatrol' });
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.message).toContain('DATABASE_URL');
+    expect(err.message).toContain('postgres://');
+  });
+
+  it('rejects a DATABASE_URL that is not a URL, naming the key', () => {
+    const err = configError({ DATABASE_URL: 'not a url' });
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.message).toContain('DATABASE_URL');
+  });
+
+  it('rejects a REDIS_URL with a non-redis scheme, naming the key', () => {
+    const err = configError({ REDIS_URL: 'http://127.0.0.1:6379' });
+    expect(err.message).toContain('REDIS_URL');
+  });
+
+  it('names every bad key in one error', () => {
+    const err = configError({ SKYPATROL_PORT: '0', SKYPATROL_LOG_LEVEL: 'loud', SKYPATROL_QUEUE_PREFIX: 'a b' });
+    expect(err.message).toContain('SKYPATROL_PORT');
+    expect(err.message).toContain('SKYPATROL_LOG_LEVEL');
+    expect(err.message).toContain('SKYPATROL_QUEUE_PREFIX');
+  });
+
+  it('maps CONFIG_INVALID to HTTP 500', () => {
+    expect(configError({ SKYPATROL_PORT: '0' }).status).toBe(500);
+  });
+});

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import type { Grid } from '../../services/domain/geo/grid.ts';
+import { type Raster, resampleSameCrs } from '../../services/domain/imagery/resample.ts';
+
+/** 2×2 pixels of 20 m at (500000, 5300000), values 1 2 / 3 4. */
+function coarse(values: number[] = [1, 2, 3, 4]): Raster {
+  return {
+    grid: { epsg: 32650, width: 2, height: 2, originX: 500_000, originY: 5_300_000, resX: 20, resY: 20 },
+    data: Float32Array.from(values),
+  };
+}
+
+/** 4×4 pixels of 10 m covering the same ground as `coarse()`. */
+function fine(overrides: Partial<Grid> = {}): Grid {
+  return { epsg: 32650, width: 4, height: 4, originX: 500_000, originY: 5_300_000, resX: 10, resY: 10, ...overrides };
+}
+
+describe('resampleSameCrs', () => {
+  it('nearest replicates each coarse pixel into a 2×2 block', () => {
+    const out = resampleSameCrs(coarse(), fine(), 'nearest');
+    expect(Array.from(out)).toEqual([1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4]);
+  });
+
+  it('bilinear values lie between the source minimum and maximum', () => {
+    const out = resampleSameCrs(coarse(), fine(), 'bilinear');
+    for (const v of out) {
+      expect(v).toBeGreaterThanOrEqual(1);
+      expect(v).toBeLessThanOrEqual(4);
+    }
+  });
+
+  it('bilinear interpolates between pixel centres', () => {
+    const out = resampleSameCrs(coarse(), fine(), 'bilinear');
+    // Target centre (1,1) sits a quarter of the way from source centre (0,0) to (1,1).
+    expect(out[1 * 4 + 1]).toBeCloseTo(1 + 0.25 * 1 + 0.25 * 2, 6);
+    // Corners clamp to the nearest source pixel.
+    expect(out[0]).toBe(1);
+    expect(out[15]).toBe(4);
+  });
+
+  it('bilinear preserves a constant field exactly', () => {
+    const out = resampleSameCrs(coarse([0.3, 0.3, 0.3, 0.3]), fine(), 'bilinear');
+    for (const v of out) expect(v).toBe(Math.fround(0.3));
+  });
+
+  it('is the identity on the same grid', () => {
+    const src = coarse([5, 6, 7, 8]);
+    expect(Array.from(resampleSameCrs(src, src.grid, 'bilinear'))).toEqual([5, 6, 7, 8]);
+  });
+
+  it('turns target pixels whose centre lies outside the source into NaN', () => {
+    // 6×6 grid with a 10 m border all round the source.
+    const out = resampleSameCrs(coarse(), fine({ width: 6, height: 6, originX: 499_990, originY: 5_300_010 }), 'nearest');
+    for (let r = 0; r < 6; r++) {
+      for (let c = 0; c < 6; c++) {
+        const border = r === 0 || c === 0 || r === 5 || c === 5;
+        expect(Number.isNaN(out[r * 6 + c]!)).toBe(border);
+      }
+    }
+  });
+
+  it('bilinear falls back to the nearest value when the neighbourhood touches NaN', () => {
+    const out = resampleSameCrs(coarse([1, Number.NaN, 3, 4]), fine(), 'bilinear');
+    expect(out[1 * 4 + 1]).toBe(1);
+    expect(Number.isNaN(out[2]!)).toBe(true);
+  });
+
+  it('throws when the CRS differ', () => {
+    expect(() => resampleSameCrs(coarse(), fine({ epsg: 32651 }), 'nearest')).toThrow(/CRS differ/);
+  });
+});
