@@ -3,8 +3,9 @@
 //   node scripts/probe.mjs postgis <url>   prints yes/no: is the extension installable
 //   node scripts/probe.mjs pgmajor <url>   prints the server's major version
 //   node scripts/probe.mjs redis <url>     exit 0 on PONG
-import pg from 'pg';
+
 import { Redis } from 'ioredis';
+import pg from 'pg';
 
 const [what, url] = process.argv.slice(2);
 
@@ -31,7 +32,12 @@ try {
     const rows = await pgQuery('SHOW server_version_num');
     process.stdout.write(String(Math.floor(Number(rows[0].server_version_num) / 10000)));
   } else if (what === 'redis') {
-    const r = new Redis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const r = new Redis(url, {
+      lazyConnect: true,
+      connectTimeout: 3000,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     await r.connect();
     await r.ping();
     r.disconnect();

@@ -8,6 +8,10 @@ export default defineConfig({
   base: '/',
   build: { outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 2000 },
   server: {
-    proxy: { '/clues': 'http://127.0.0.1:8080', '/ogc': 'http://127.0.0.1:8080', '/health': 'http://127.0.0.1:8080' },
+    proxy: {
+      '/clues': 'http://127.0.0.1:8080',
+      '/ogc': 'http://127.0.0.1:8080',
+      '/health': 'http://127.0.0.1:8080',
+    },
   },
 });

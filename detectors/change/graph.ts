@@ -78,7 +78,9 @@ export function buildChangeGraph(head: LinearHead | null): Uint8Array {
   const dIdx = g.node('Sub', [indices(after), indices(before)]);
   const absDIdx = g.node('Abs', [dIdx]);
   const meanAbsDIdx = pool(absDIdx, 5);
-  const features = g.node('Concat', [d, meanAbsD, dIdx, absDIdx, meanAbsDIdx], 'features_concat', { axis: 1 });
+  const features = g.node('Concat', [d, meanAbsD, dIdx, absDIdx, meanAbsDIdx], 'features_concat', {
+    axis: 1,
+  });
 
   if (!head) {
     g.output(features, { name: 'features', shape: [1, CHANGE_FEATURES.length, 'H', 'W'] });

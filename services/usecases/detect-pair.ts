@@ -1,9 +1,9 @@
+import type { LoadedDetector } from '../adapters/files/detector-registry.ts';
 import { SkypatrolError } from '../core/errors.ts';
+import { polygonize } from '../domain/detectors/polygonize.ts';
 import { areaUnits } from '../domain/geo/area.ts';
 import { toLonLatFn } from '../domain/geo/crs.ts';
 import { pixelToMap } from '../domain/geo/grid.ts';
-import { polygonize } from '../domain/detectors/polygonize.ts';
-import type { LoadedDetector } from '../adapters/files/detector-registry.ts';
 import { type AlignedPair, readAlignedPair } from './read-pair.ts';
 import { runTiled } from './run-model.ts';
 
@@ -55,7 +55,8 @@ export async function detectPair(options: {
   const pair = await readAlignedPair(options.before, options.after, manifest);
   const grid = pair.before.stack.grid;
   const toLonLat = toLonLatFn(grid.epsg);
-  if (!toLonLat) throw new SkypatrolError('SCENE_CRS_UNSUPPORTED', `EPSG:${grid.epsg} is not a supported CRS`);
+  if (!toLonLat)
+    throw new SkypatrolError('SCENE_CRS_UNSUPPORTED', `EPSG:${grid.epsg} is not a supported CRS`);
 
   const probability = await runTiled(runner, manifest, pair);
   const threshold = options.threshold ?? manifest.threshold;
@@ -109,6 +110,12 @@ export async function detectPair(options: {
     features,
     pair,
     probability,
-    stats: { width: grid.width, height: grid.height, validPixels, changedPixels, elapsedMs: performance.now() - started },
+    stats: {
+      width: grid.width,
+      height: grid.height,
+      validPixels,
+      changedPixels,
+      elapsedMs: performance.now() - started,
+    },
   };
 }

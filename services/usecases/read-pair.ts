@@ -1,9 +1,14 @@
+import {
+  type BandStack,
+  openSceneFolder,
+  readSceneBands,
+  type SceneFolder,
+} from '../adapters/raster/scene-folder.ts';
 import { SkypatrolError } from '../core/errors.ts';
 import type { DetectorManifest } from '../domain/detectors/manifest.ts';
 import { gridBounds } from '../domain/geo/grid.ts';
 import type { CanonicalBand } from '../domain/imagery/bands.ts';
 import { matchMeanStd } from '../domain/imagery/radiometry.ts';
-import { type BandStack, openSceneFolder, readSceneBands, type SceneFolder } from '../adapters/raster/scene-folder.ts';
 
 /** A before/after pair on one grid, ready for a detector. */
 export interface AlignedPair {
@@ -17,8 +22,15 @@ export interface AlignedPair {
  * Read the bands a detector needs from two scene folders onto the before scene's finest
  * grid, and (if the manifest asks) match the after scene's radiometry to the before scene.
  */
-export async function readAlignedPair(beforeDir: string, afterDir: string, manifest: DetectorManifest): Promise<AlignedPair> {
-  const [beforeScene, afterScene] = await Promise.all([openSceneFolder(beforeDir), openSceneFolder(afterDir)]);
+export async function readAlignedPair(
+  beforeDir: string,
+  afterDir: string,
+  manifest: DetectorManifest,
+): Promise<AlignedPair> {
+  const [beforeScene, afterScene] = await Promise.all([
+    openSceneFolder(beforeDir),
+    openSceneFolder(afterDir),
+  ]);
   const bands = manifest.inputs.bands as CanonicalBand[];
   const optional = bands.filter((b) => !manifest.inputs.required.includes(b));
   // Check both folders for missing bands before decoding anything.

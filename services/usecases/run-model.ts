@@ -1,6 +1,6 @@
+import type { ModelRunner } from '../adapters/onnx/session.ts';
 import type { DetectorManifest } from '../domain/detectors/manifest.ts';
 import type { CanonicalBand } from '../domain/imagery/bands.ts';
-import type { ModelRunner } from '../adapters/onnx/session.ts';
 import type { AlignedPair } from './read-pair.ts';
 
 /** Pack bands (manifest order) of a window into an NCHW tensor; NaN → fallback or 0. */
@@ -36,14 +36,20 @@ function packWindow(
  * objects on tile edges see the same neighbourhood as anywhere else. Returns the
  * probability raster on the pair's grid.
  */
-export async function runTiled(runner: ModelRunner, manifest: DetectorManifest, pair: AlignedPair, outputName?: string): Promise<Float32Array> {
+export async function runTiled(
+  runner: ModelRunner,
+  manifest: DetectorManifest,
+  pair: AlignedPair,
+  outputName?: string,
+): Promise<Float32Array> {
   const { width, height } = pair.before.stack.grid;
   const order = manifest.inputs.bands as CanonicalBand[];
   const { size, overlap } = manifest.tile;
   const core = Math.max(1, size - 2 * overlap);
   const out = new Float32Array(width * height);
   const output = outputName ?? manifest.output.name;
-  const tensorFor = (date: 'before' | 'after') => (date === 'before' ? pair.before.stack.bands : pair.after.stack.bands);
+  const tensorFor = (date: 'before' | 'after') =>
+    date === 'before' ? pair.before.stack.bands : pair.after.stack.bands;
 
   for (let cy = 0; cy < height; cy += core) {
     for (let cx = 0; cx < width; cx += core) {
@@ -64,7 +70,8 @@ export async function runTiled(runner: ModelRunner, manifest: DetectorManifest, 
       }
       const result = await runner.run(feeds);
       const prob = result[output];
-      if (!prob) throw new Error(`model has no output "${output}" (outputs: ${Object.keys(result).join(', ')})`);
+      if (!prob)
+        throw new Error(`model has no output "${output}" (outputs: ${Object.keys(result).join(', ')})`);
       const channels = prob.dims[1] ?? 1;
       if (channels !== 1) throw new Error(`runTiled expects a single-channel output, got ${channels}`);
       for (let y = 0; y < ch; y++) {

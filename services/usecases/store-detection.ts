@@ -1,10 +1,10 @@
 import type pg from 'pg';
-import { gridBounds } from '../domain/geo/grid.ts';
-import { toLonLatFn } from '../domain/geo/crs.ts';
 import { insertClues } from '../adapters/postgis/clue-store.ts';
 import { withTransaction } from '../adapters/postgis/pool.ts';
 import { upsertScene } from '../adapters/postgis/scene-store.ts';
 import type { SceneAsset, SceneFolder } from '../adapters/raster/scene-folder.ts';
+import { toLonLatFn } from '../domain/geo/crs.ts';
+import { gridBounds } from '../domain/geo/grid.ts';
 import type { DetectionResult } from './detect-pair.ts';
 
 function lonLatBounds(epsg: number, b: [number, number, number, number]): [number, number, number, number] {
@@ -18,7 +18,12 @@ function lonLatBounds(epsg: number, b: [number, number, number, number]): [numbe
   ];
 }
 
-function sceneRecord(scene: SceneFolder, assets: SceneAsset[], bbox: [number, number, number, number], epsg: number) {
+function sceneRecord(
+  scene: SceneFolder,
+  assets: SceneAsset[],
+  bbox: [number, number, number, number],
+  epsg: number,
+) {
   return {
     id: scene.id,
     sensor: `${scene.sensor}-${scene.level.toLowerCase()}`,

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildChangeGraph, CHANGE_FEATURES } from '../../detectors/change/graph.ts';
-import { type DetectorManifest, parseManifest } from '../domain/detectors/manifest.ts';
-import { fitLogistic, mulberry32, precisionRecall } from '../domain/detectors/logistic.ts';
 import { loadModel } from '../adapters/onnx/session.ts';
 import { readPlainTiff } from '../adapters/raster/plain-tiff.ts';
+import { fitLogistic, mulberry32, precisionRecall } from '../domain/detectors/logistic.ts';
+import { type DetectorManifest, parseManifest } from '../domain/detectors/manifest.ts';
 import { readAlignedPair } from './read-pair.ts';
 import { runTiled } from './run-model.ts';
 
@@ -66,7 +66,11 @@ export async function trainChange(options: {
   const ys: number[] = [];
   const perClassCap = 30000;
   for (const city of options.trainCities) {
-    const pair = await readAlignedPair(join(options.oscdDir, city, 'imgs_1'), join(options.oscdDir, city, 'imgs_2'), manifest);
+    const pair = await readAlignedPair(
+      join(options.oscdDir, city, 'imgs_1'),
+      join(options.oscdDir, city, 'imgs_2'),
+      manifest,
+    );
     const labels = await cityLabels(options.oscdDir, city);
     // Run the feature graph one channel at a time through the same tiler the detector uses.
     const feats: Float32Array[] = [];
@@ -109,8 +113,16 @@ export async function trainChange(options: {
   const bytes = buildChangeGraph({ weights: fit.weights, bias: fit.bias });
   const runner = await loadModel(bytes);
   const probe = async (city: string) => {
-    const pair = await readAlignedPair(join(options.oscdDir, city, 'imgs_1'), join(options.oscdDir, city, 'imgs_2'), manifest);
-    return { prob: await runTiled(runner, manifest, pair), labels: await cityLabels(options.oscdDir, city), valid: pair.valid };
+    const pair = await readAlignedPair(
+      join(options.oscdDir, city, 'imgs_1'),
+      join(options.oscdDir, city, 'imgs_2'),
+      manifest,
+    );
+    return {
+      prob: await runTiled(runner, manifest, pair),
+      labels: await cityLabels(options.oscdDir, city),
+      valid: pair.valid,
+    };
   };
 
   // Threshold: maximise pooled F1 over the training cities.
@@ -152,7 +164,9 @@ export async function trainChange(options: {
       changePixels: m.labels.reduce((s, v) => s + v, 0),
       pixels: m.labels.length,
     });
-    log(`evaluate ${city}: precision ${r.precision.toFixed(3)} recall ${r.recall.toFixed(3)} F1 ${r.f1.toFixed(3)}`);
+    log(
+      `evaluate ${city}: precision ${r.precision.toFixed(3)} recall ${r.recall.toFixed(3)} F1 ${r.f1.toFixed(3)}`,
+    );
   }
   await runner.release();
 
@@ -174,7 +188,10 @@ export async function trainChange(options: {
 }
 
 /** Wrap a multi-channel feature runner so the tiler sees a single-channel output. */
-function singleChannel(runner: Awaited<ReturnType<typeof loadModel>>, channel: number): Awaited<ReturnType<typeof loadModel>> {
+function singleChannel(
+  runner: Awaited<ReturnType<typeof loadModel>>,
+  channel: number,
+): Awaited<ReturnType<typeof loadModel>> {
   return {
     ...runner,
     async run(feeds) {

@@ -1,8 +1,8 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../services/core/config.ts';
 import { build } from '../../services/apps/api/app.ts';
+import { loadConfig } from '../../services/core/config.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { testRedisUrl } from '../support/env.ts';
 
@@ -10,7 +10,20 @@ let db: TestDatabase;
 let app: FastifyInstance;
 
 const square = (x: number, y: number, d = 0.001) =>
-  JSON.stringify({ type: 'MultiPolygon', coordinates: [[[[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]]] });
+  JSON.stringify({
+    type: 'MultiPolygon',
+    coordinates: [
+      [
+        [
+          [x, y],
+          [x + d, y],
+          [x + d, y + d],
+          [x, y + d],
+          [x, y],
+        ],
+      ],
+    ],
+  });
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -23,7 +36,9 @@ beforeAll(async () => {
       [square(119 + i * 0.1, 49), 0.6 + i * 0.05, `2024-0${i + 1}-15`],
     );
   }
-  app = await build(loadConfig({ DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), SKYPATROL_LOG_LEVEL: 'silent' }));
+  app = await build(
+    loadConfig({ DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), SKYPATROL_LOG_LEVEL: 'silent' }),
+  );
 });
 afterAll(async () => {
   await app.close();
@@ -40,7 +55,9 @@ describe('system', () => {
 
   it('/health is 503 and names the failing service when Redis is unreachable', async () => {
     // Port 1 on loopback: nothing listens there.
-    const broken = await build(loadConfig({ DATABASE_URL: db.url, REDIS_URL: 'redis://127.0.0.1:1', SKYPATROL_LOG_LEVEL: 'silent' }));
+    const broken = await build(
+      loadConfig({ DATABASE_URL: db.url, REDIS_URL: 'redis://127.0.0.1:1', SKYPATROL_LOG_LEVEL: 'silent' }),
+    );
     try {
       const r = await broken.inject('/health');
       expect(r.statusCode).toBe(503);
@@ -56,7 +73,9 @@ describe('system', () => {
     const doc = r.json();
     expect(doc.openapi).toMatch(/^3\./);
     await SwaggerParser.validate(structuredClone(doc));
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/health', '/clues', '/clues/{id}', '/ogc/collections/{collectionId}/items']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/health', '/clues', '/clues/{id}', '/ogc/collections/{collectionId}/items']),
+    );
   });
 
   it('serves browsable API docs', async () => {
@@ -79,7 +98,15 @@ describe('clues', () => {
     const fc = r.json();
     expect(fc.total).toBe(5);
     for (const f of fc.features) {
-      for (const key of ['scenario', 'status', 'confidence', 'area_m2', 'area_mu', 'first_seen', 'last_seen']) {
+      for (const key of [
+        'scenario',
+        'status',
+        'confidence',
+        'area_m2',
+        'area_mu',
+        'first_seen',
+        'last_seen',
+      ]) {
         expect(f.properties).toHaveProperty(key);
       }
     }
@@ -108,7 +135,9 @@ describe('clues', () => {
 describe('OGC API – Features', () => {
   it('has a landing page, conformance and the clues collection', async () => {
     const landing = (await app.inject('/ogc')).json();
-    expect(landing.links.map((l: { rel: string }) => l.rel)).toEqual(expect.arrayContaining(['self', 'conformance', 'data', 'service-desc']));
+    expect(landing.links.map((l: { rel: string }) => l.rel)).toEqual(
+      expect.arrayContaining(['self', 'conformance', 'data', 'service-desc']),
+    );
     const conf = (await app.inject('/ogc/conformance')).json();
     expect(conf.conformsTo).toContain('http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core');
     const cols = (await app.inject('/ogc/collections')).json();

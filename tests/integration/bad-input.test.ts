@@ -23,7 +23,10 @@ afterAll(async () => {
 });
 
 /** A copy of a real scene folder with some bands left out or replaced. */
-async function sceneCopy(name: string, mutate: (files: string[], target: string) => Promise<void>): Promise<string> {
+async function sceneCopy(
+  name: string,
+  mutate: (files: string[], target: string) => Promise<void>,
+): Promise<string> {
   const src = oscd('bercy', 'imgs_2');
   const target = join(dir, name);
   await mkdir(target, { recursive: true });
@@ -35,16 +38,21 @@ async function sceneCopy(name: string, mutate: (files: string[], target: string)
 
 async function expectCleanFailure(after: string, code: RegExp, mentions: RegExp) {
   const out = join(dir, `out-${Math.random().toString(36).slice(2)}.geojson`);
-  const r = await runCli(['detect', '--before', oscd('bercy', 'imgs_1'), '--after', after, '--out', out, '--store'], {
-    DATABASE_URL: db.url,
-  });
+  const r = await runCli(
+    ['detect', '--before', oscd('bercy', 'imgs_1'), '--after', after, '--out', out, '--store'],
+    {
+      DATABASE_URL: db.url,
+    },
+  );
   expect(r.code).not.toBe(0);
   const lines = r.stderr.trim().split('\n');
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(code);
   expect(lines[0]).toMatch(mentions);
   expect(existsSync(out)).toBe(false);
-  const { rows } = await db.pool.query('SELECT (SELECT count(*) FROM clues)::int AS clues, (SELECT count(*) FROM scenes)::int AS scenes');
+  const { rows } = await db.pool.query(
+    'SELECT (SELECT count(*) FROM clues)::int AS clues, (SELECT count(*) FROM scenes)::int AS scenes',
+  );
   expect(rows[0]).toEqual({ clues: 0, scenes: 0 });
 }
 
@@ -58,7 +66,10 @@ describeShared('bad scene folders', () => {
 
   it('a band file that is not a TIFF names the file', async () => {
     const s = await sceneCopy('not-tiff', async (files, t) => {
-      await writeFile(join(t, files.find((f) => f.endsWith('_B08.tif'))!), 'this is a text file, not an image\n');
+      await writeFile(
+        join(t, files.find((f) => f.endsWith('_B08.tif'))!),
+        'this is a text file, not an image\n',
+      );
     });
     await expectCleanFailure(s, /^skypatrol: SCENE_NOT_TIFF: /, /_B08\.tif is not a TIFF/);
   });
@@ -84,8 +95,18 @@ describeShared('bad scene folders', () => {
   });
 
   it('an unknown detector lists the available ones', async () => {
-    const r = await runCli(['detect', '--before', oscd('bercy', 'imgs_1'), '--after', oscd('bercy', 'imgs_2'), '--detector', 'nonesuch']);
+    const r = await runCli([
+      'detect',
+      '--before',
+      oscd('bercy', 'imgs_1'),
+      '--after',
+      oscd('bercy', 'imgs_2'),
+      '--detector',
+      'nonesuch',
+    ]);
     expect(r.code).not.toBe(0);
-    expect(r.stderr.trim()).toMatch(/^skypatrol: DETECTOR_UNKNOWN: unknown detector "nonesuch" \(available: .*change/);
+    expect(r.stderr.trim()).toMatch(
+      /^skypatrol: DETECTOR_UNKNOWN: unknown detector "nonesuch" \(available: .*change/,
+    );
   });
 });

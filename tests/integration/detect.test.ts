@@ -3,9 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { polygonize } from '../../services/domain/detectors/polygonize.ts';
 import { openGeoTiff } from '../../services/adapters/raster/geotiff-file.ts';
 import { readPlainTiff } from '../../services/adapters/raster/plain-tiff.ts';
+import { polygonize } from '../../services/domain/detectors/polygonize.ts';
 import { runCli } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { describeShared, oscd } from '../support/shared-data.ts';
@@ -55,7 +55,18 @@ describeShared('skypatrol detect on OSCD pairs', () => {
     it(`${city}: writes valid EPSG:4326 polygons that overlap the labelled change, and stores them`, async () => {
       const out = join(dir, `${city}.geojson`);
       const r = await runCli(
-        ['detect', '--before', oscd(city, 'imgs_1'), '--after', oscd(city, 'imgs_2'), '--detector', 'change', '--out', out, '--store'],
+        [
+          'detect',
+          '--before',
+          oscd(city, 'imgs_1'),
+          '--after',
+          oscd(city, 'imgs_2'),
+          '--detector',
+          'change',
+          '--out',
+          out,
+          '--store',
+        ],
         { DATABASE_URL: db.url },
       );
       expect(r.stderr).toBe('');

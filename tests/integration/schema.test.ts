@@ -11,7 +11,20 @@ afterAll(async () => {
 });
 
 const square = (x: number, y: number, d = 0.001) =>
-  JSON.stringify({ type: 'MultiPolygon', coordinates: [[[[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]]] });
+  JSON.stringify({
+    type: 'MultiPolygon',
+    coordinates: [
+      [
+        [
+          [x, y],
+          [x + d, y],
+          [x + d, y + d],
+          [x, y + d],
+          [x, y],
+        ],
+      ],
+    ],
+  });
 
 async function insertClue(geojson: string): Promise<number> {
   const { rows } = await db.pool.query<{ id: number }>(
@@ -29,12 +42,28 @@ describe('schema', () => {
       "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
     );
     const tables = rows.map((r) => r.tablename);
-    for (const t of ['scenes', 'zones', 'zone_imports', 'patrol_runs', 'patrol_tiles', 'clues', 'clue_events', 'pgmigrations']) {
+    for (const t of [
+      'scenes',
+      'zones',
+      'zone_imports',
+      'patrol_runs',
+      'patrol_tiles',
+      'clues',
+      'clue_events',
+      'pgmigrations',
+    ]) {
       expect(tables).toContain(t);
     }
-    const gist = await db.pool.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE indexdef LIKE '%USING gist%'");
+    const gist = await db.pool.query<{ indexname: string }>(
+      "SELECT indexname FROM pg_indexes WHERE indexdef LIKE '%USING gist%'",
+    );
     expect(gist.rows.map((r) => r.indexname)).toEqual(
-      expect.arrayContaining(['clues_geom_gix', 'scenes_footprint_gix', 'zones_geom_gix', 'patrol_tiles_bounds_gix']),
+      expect.arrayContaining([
+        'clues_geom_gix',
+        'scenes_footprint_gix',
+        'zones_geom_gix',
+        'patrol_tiles_bounds_gix',
+      ]),
     );
   });
 
@@ -56,15 +85,35 @@ describe('schema', () => {
   });
 
   it('refuses an invalid (self-intersecting) clue geometry', async () => {
-    const bowtie = JSON.stringify({ type: 'MultiPolygon', coordinates: [[[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]] });
+    const bowtie = JSON.stringify({
+      type: 'MultiPolygon',
+      coordinates: [
+        [
+          [
+            [0, 0],
+            [1, 1],
+            [1, 0],
+            [0, 1],
+            [0, 0],
+          ],
+        ],
+      ],
+    });
     await expect(insertClue(bowtie)).rejects.toThrow(/check constraint/);
   });
 
   it('refuses UPDATE, DELETE and TRUNCATE on the clue event log', async () => {
     const id = await insertClue(square(121, 49));
-    await db.pool.query("INSERT INTO clue_events (clue_id, actor, kind, to_status) VALUES ($1, 'test', 'created', 'new')", [id]);
-    await expect(db.pool.query("UPDATE clue_events SET actor = 'mallory' WHERE clue_id = $1", [id])).rejects.toThrow(/append-only/);
-    await expect(db.pool.query('DELETE FROM clue_events WHERE clue_id = $1', [id])).rejects.toThrow(/append-only/);
+    await db.pool.query(
+      "INSERT INTO clue_events (clue_id, actor, kind, to_status) VALUES ($1, 'test', 'created', 'new')",
+      [id],
+    );
+    await expect(
+      db.pool.query("UPDATE clue_events SET actor = 'mallory' WHERE clue_id = $1", [id]),
+    ).rejects.toThrow(/append-only/);
+    await expect(db.pool.query('DELETE FROM clue_events WHERE clue_id = $1', [id])).rejects.toThrow(
+      /append-only/,
+    );
     await expect(db.pool.query('TRUNCATE clue_events CASCADE')).rejects.toThrow(/append-only/);
     const { rows } = await db.pool.query('SELECT actor FROM clue_events WHERE clue_id = $1', [id]);
     expect(rows).toEqual([{ actor: 'test' }]);
@@ -72,6 +121,8 @@ describe('schema', () => {
 
   it('refuses a dismissal without a reason', async () => {
     const id = await insertClue(square(122, 49));
-    await expect(db.pool.query("UPDATE clues SET status = 'dismissed' WHERE id = $1", [id])).rejects.toThrow(/check constraint/);
+    await expect(db.pool.query("UPDATE clues SET status = 'dismissed' WHERE id = $1", [id])).rejects.toThrow(
+      /check constraint/,
+    );
   });
 });

@@ -1,10 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { type Job, QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Config, loadConfig } from '../../services/core/config.ts';
 import { loadDetector } from '../../services/adapters/files/detector-registry.ts';
 import { createRedis } from '../../services/adapters/redis/connection.ts';
-import { type DetectJobData, type DetectJobResult, detectQueue, startDetectWorker } from '../../services/apps/worker/detect-worker.ts';
+import {
+  type DetectJobData,
+  type DetectJobResult,
+  detectQueue,
+  startDetectWorker,
+} from '../../services/apps/worker/detect-worker.ts';
+import { type Config, loadConfig } from '../../services/core/config.ts';
 import { detectPair } from '../../services/usecases/detect-pair.ts';
 import { storeDetection } from '../../services/usecases/store-detection.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
@@ -27,7 +32,10 @@ beforeAll(async () => {
     SKYPATROL_LOG_LEVEL: 'silent',
   });
   queue = detectQueue(config);
-  events = new QueueEvents('detect', { connection: createRedis(config.redisUrl, { forWorker: true }), prefix: config.queuePrefix });
+  events = new QueueEvents('detect', {
+    connection: createRedis(config.redisUrl, { forWorker: true }),
+    prefix: config.queuePrefix,
+  });
   await events.waitUntilReady();
   worker = startDetectWorker(config, db.pool);
   await worker.waitUntilReady();
@@ -61,15 +69,21 @@ describeShared('detect worker', () => {
     if (!r.ok) return;
     expect(r.value.clueIds.length).toBe(r.value.polygons);
     expect(r.value.polygons).toBeGreaterThan(0);
-    const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM clues WHERE inputs->>'idempotency_key' = $1", [
-      `job:detect:${job.id}`,
-    ]);
+    const { rows } = await db.pool.query(
+      "SELECT count(*)::int AS n FROM clues WHERE inputs->>'idempotency_key' = $1",
+      [`job:detect:${job.id}`],
+    );
     expect(rows[0].n).toBe(r.value.polygons);
   });
 
   it('fails a job with a bad scene at once (no retries) with the reason, storing nothing', async () => {
     const before = (await db.pool.query('SELECT count(*)::int AS n FROM clues')).rows[0].n;
-    const job = await queue.add('pair', { before: '/nonexistent/imgs_1', after: oscd('bercy', 'imgs_2'), detector: 'change', actor: 'test' });
+    const job = await queue.add('pair', {
+      before: '/nonexistent/imgs_1',
+      after: oscd('bercy', 'imgs_2'),
+      detector: 'change',
+      actor: 'test',
+    });
     const r = await settle(job);
     expect(r.ok).toBe(false);
     const failed = await queue.getJob(job.id!);
@@ -82,11 +96,17 @@ describeShared('detect worker', () => {
   it('stores a retried detection once (idempotency key)', async () => {
     const detector = await loadDetector(config.detectorsDir, 'change');
     try {
-      const result = await detectPair({ before: oscd('paris', 'imgs_1'), after: oscd('paris', 'imgs_2'), detector });
+      const result = await detectPair({
+        before: oscd('paris', 'imgs_1'),
+        after: oscd('paris', 'imgs_2'),
+        detector,
+      });
       const first = await storeDetection(db.pool, result, 'test', 'retry-key');
       const second = await storeDetection(db.pool, result, 'test', 'retry-key');
       expect(second).toEqual(first);
-      const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM clues WHERE inputs->>'idempotency_key' = 'retry-key'");
+      const { rows } = await db.pool.query(
+        "SELECT count(*)::int AS n FROM clues WHERE inputs->>'idempotency_key' = 'retry-key'",
+      );
       expect(rows[0].n).toBe(first.length);
     } finally {
       await detector.runner.release();

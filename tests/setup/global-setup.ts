@@ -1,5 +1,5 @@
-import pg from 'pg';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../../services/adapters/postgis/migrate.ts';
 import { testDatabaseBase, testRedisUrl } from '../support/env.ts';
@@ -23,11 +23,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   try {
     await client.connect();
   } catch (err) {
-    throw new Error(`tests need PostgreSQL at ${admin.host} (run "npm test", which sets it up): ${(err as Error).message}`);
+    throw new Error(
+      `tests need PostgreSQL at ${admin.host} (run "npm test", which sets it up): ${(err as Error).message}`,
+    );
   }
   const template = `${new URL(base).pathname.slice(1)}_template`;
   // Leftovers of an interrupted run: drop clones older than this run.
-  const stale = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'skypatrol_t_%'");
+  const stale = await client.query<{ datname: string }>(
+    "SELECT datname FROM pg_database WHERE datname LIKE 'skypatrol_t_%'",
+  );
   for (const r of stale.rows) await client.query(`DROP DATABASE IF EXISTS "${r.datname}" WITH (FORCE)`);
   await client.query(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`);
   await client.end();
@@ -36,12 +40,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
   templateUrl.pathname = `/${template}`;
   await migrate(templateUrl.toString());
 
-  const redis = new Redis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const redis = new Redis(testRedisUrl(), {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   try {
     await redis.connect();
     await redis.ping();
   } catch (err) {
-    throw new Error(`tests need Redis at ${testRedisUrl()} (run "npm test", which sets it up): ${(err as Error).message}`);
+    throw new Error(
+      `tests need Redis at ${testRedisUrl()} (run "npm test", which sets it up): ${(err as Error).message}`,
+    );
   } finally {
     redis.disconnect();
   }

@@ -6,7 +6,9 @@ import { describe } from 'vitest';
  * `../shared/data` (real OSCD pairs, real rasters). Outside CI a clone without it skips the
  * tests that need it, saying why; under CI=true its absence is a failure.
  */
-export const SHARED_DATA = resolve(process.env.SKYPATROL_SHARED_DATA ?? resolve(import.meta.dirname, '../../../shared/data'));
+export const SHARED_DATA = resolve(
+  process.env.SKYPATROL_SHARED_DATA ?? resolve(import.meta.dirname, '../../../shared/data'),
+);
 export const HAS_SHARED = existsSync(resolve(SHARED_DATA, 'oscd'));
 
 export function oscd(city: string, which: 'imgs_1' | 'imgs_2' | 'cm'): string {

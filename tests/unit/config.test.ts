@@ -56,11 +56,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ PATH: '/usr/bin', HOME: '/root' }).port).toBe(8080);
   });
 
-  it.each(['0', '65536', 'abc', '80.5'])('rejects SKYPATROL_PORT=%s with CONFIG_INVALID naming the key', (port) => {
-    const err = configError({ SKYPATROL_PORT: port });
-    expect(err.code).toBe('CONFIG_INVALID');
-    expect(err.message).toContain('SKYPATROL_PORT');
-  });
+  it.each(['0', '65536', 'abc', '80.5'])(
+    'rejects SKYPATROL_PORT=%s with CONFIG_INVALID naming the key',
+    (port) => {
+      const err = configError({ SKYPATROL_PORT: port });
+      expect(err.code).toBe('CONFIG_INVALID');
+      expect(err.message).toContain('SKYPATROL_PORT');
+    },
+  );
 
   it('rejects a DATABASE_URL with a non-postgres scheme, naming the key', () => {
     const err = configError({ DATABASE_URL: 'mysql://root@127.0.0.1:3306/skypatrol' });
@@ -81,7 +84,11 @@ describe('loadConfig', () => {
   });
 
   it('names every bad key in one error', () => {
-    const err = configError({ SKYPATROL_PORT: '0', SKYPATROL_LOG_LEVEL: 'loud', SKYPATROL_QUEUE_PREFIX: 'a b' });
+    const err = configError({
+      SKYPATROL_PORT: '0',
+      SKYPATROL_LOG_LEVEL: 'loud',
+      SKYPATROL_QUEUE_PREFIX: 'a b',
+    });
     expect(err.message).toContain('SKYPATROL_PORT');
     expect(err.message).toContain('SKYPATROL_LOG_LEVEL');
     expect(err.message).toContain('SKYPATROL_QUEUE_PREFIX');

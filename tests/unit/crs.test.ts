@@ -28,7 +28,7 @@ function latitudeOnCentralMeridian(northing: number, k0: number, a: number, invF
     if (k0 * arc(mid) < northing) lo = mid;
     else hi = mid;
   }
-  return ((lo + hi) / 2) / DEG;
+  return (lo + hi) / 2 / DEG;
 }
 
 function convert(epsg: number, x: number, y: number): [number, number] {

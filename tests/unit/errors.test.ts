@@ -57,7 +57,11 @@ describe('SkypatrolError', () => {
 
   it('keeps cause, retryable and details when given', () => {
     const cause = new Error('ECONNREFUSED');
-    const err = new SkypatrolError('DB_UNAVAILABLE', 'db down', { cause, retryable: true, details: { host: 'db' } });
+    const err = new SkypatrolError('DB_UNAVAILABLE', 'db down', {
+      cause,
+      retryable: true,
+      details: { host: 'db' },
+    });
     expect(err.cause).toBe(cause);
     expect(err.retryable).toBe(true);
     expect(err.details).toEqual({ host: 'db' });

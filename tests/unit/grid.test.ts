@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { type Grid, gridBounds, pixelCenter, pixelToMap, sameGrid } from '../../services/domain/geo/grid.ts';
 
 function utmGrid(overrides: Partial<Grid> = {}): Grid {
-  return { epsg: 32650, width: 4, height: 3, originX: 500_000, originY: 5_300_000, resX: 10, resY: 20, ...overrides };
+  return {
+    epsg: 32650,
+    width: 4,
+    height: 3,
+    originX: 500_000,
+    originY: 5_300_000,
+    resX: 10,
+    resY: 20,
+    ...overrides,
+  };
 }
 
 describe('pixelCenter', () => {

@@ -8,7 +8,11 @@ const MANIFEST_PATH = new URL('../../detectors/change/manifest.json', import.met
 function shipped(): Record<string, unknown> & {
   id: unknown;
   model: Record<string, unknown>;
-  inputs: Record<string, unknown> & { bands: string[]; required: string[]; fallback?: Record<string, number> };
+  inputs: Record<string, unknown> & {
+    bands: string[];
+    required: string[];
+    fallback?: Record<string, number>;
+  };
 } {
   return JSON.parse(readFileSync(MANIFEST_PATH, 'utf8'));
 }

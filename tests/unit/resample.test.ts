@@ -12,7 +12,16 @@ function coarse(values: number[] = [1, 2, 3, 4]): Raster {
 
 /** 4×4 pixels of 10 m covering the same ground as `coarse()`. */
 function fine(overrides: Partial<Grid> = {}): Grid {
-  return { epsg: 32650, width: 4, height: 4, originX: 500_000, originY: 5_300_000, resX: 10, resY: 10, ...overrides };
+  return {
+    epsg: 32650,
+    width: 4,
+    height: 4,
+    originX: 500_000,
+    originY: 5_300_000,
+    resX: 10,
+    resY: 10,
+    ...overrides,
+  };
 }
 
 describe('resampleSameCrs', () => {
@@ -50,7 +59,11 @@ describe('resampleSameCrs', () => {
 
   it('turns target pixels whose centre lies outside the source into NaN', () => {
     // 6×6 grid with a 10 m border all round the source.
-    const out = resampleSameCrs(coarse(), fine({ width: 6, height: 6, originX: 499_990, originY: 5_300_010 }), 'nearest');
+    const out = resampleSameCrs(
+      coarse(),
+      fine({ width: 6, height: 6, originX: 499_990, originY: 5_300_010 }),
+      'nearest',
+    );
     for (let r = 0; r < 6; r++) {
       for (let c = 0; c < 6; c++) {
         const border = r === 0 || c === 0 || r === 5 || c === 5;

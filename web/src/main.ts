@@ -36,8 +36,13 @@ const state = {
   selected: null as number | null,
 };
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T;
-const fmt = (v: number, d = 2) => v.toLocaleString(state.lang === 'zh' ? 'zh-CN' : 'en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-const name = (table: Record<string, { zh: string; en: string }>, key: string) => table[key]?.[state.lang] ?? key;
+const fmt = (v: number, d = 2) =>
+  v.toLocaleString(state.lang === 'zh' ? 'zh-CN' : 'en-US', {
+    maximumFractionDigits: d,
+    minimumFractionDigits: d,
+  });
+const name = (table: Record<string, { zh: string; en: string }>, key: string) =>
+  table[key]?.[state.lang] ?? key;
 
 // Offline style: no basemap server, no glyphs (no text layers), everything from our API.
 const map = new maplibregl.Map({
@@ -164,11 +169,26 @@ map.on('load', async () => {
     type: 'fill',
     source: 'clues',
     paint: {
-      'fill-color': ['interpolate', ['linear'], ['get', 'confidence'], 0.5, '#f59f00', 0.8, '#e8590c', 1, '#c92a2a'],
+      'fill-color': [
+        'interpolate',
+        ['linear'],
+        ['get', 'confidence'],
+        0.5,
+        '#f59f00',
+        0.8,
+        '#e8590c',
+        1,
+        '#c92a2a',
+      ],
       'fill-opacity': 0.45,
     },
   });
-  map.addLayer({ id: 'clues-line', type: 'line', source: 'clues', paint: { 'line-color': '#a61e1e', 'line-width': 1.5 } });
+  map.addLayer({
+    id: 'clues-line',
+    type: 'line',
+    source: 'clues',
+    paint: { 'line-color': '#a61e1e', 'line-width': 1.5 },
+  });
   map.addLayer({
     id: 'clues-selected',
     type: 'line',
@@ -188,7 +208,9 @@ map.on('load', async () => {
   });
   if (data.extent) map.fitBounds(data.extent as LngLatBoundsLike, { padding: 40, duration: 0 });
   renderList();
-  (map.getSource('clues') as GeoJSONSource | undefined)?.setData(data as unknown as GeoJSON.FeatureCollection);
+  (map.getSource('clues') as GeoJSONSource | undefined)?.setData(
+    data as unknown as GeoJSON.FeatureCollection,
+  );
   document.body.dataset.ready = 'true';
 });
 

@@ -29,7 +29,10 @@ export async function listDetectorIds(detectorsDir: string): Promise<string[]> {
 }
 
 /** Read and validate `detectors/<id>/manifest.json` without loading the model. */
-export async function readManifest(detectorsDir: string, id: string): Promise<{ manifest: DetectorManifest; dir: string }> {
+export async function readManifest(
+  detectorsDir: string,
+  id: string,
+): Promise<{ manifest: DetectorManifest; dir: string }> {
   const dir = resolve(detectorsDir, id);
   let raw: unknown;
   try {
@@ -37,16 +40,27 @@ export async function readManifest(detectorsDir: string, id: string): Promise<{ 
   } catch (err) {
     const ids = await listDetectorIds(detectorsDir);
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new SkypatrolError('DETECTOR_UNKNOWN', `unknown detector "${id}" (available: ${ids.join(', ') || 'none'})`);
+      throw new SkypatrolError(
+        'DETECTOR_UNKNOWN',
+        `unknown detector "${id}" (available: ${ids.join(', ') || 'none'})`,
+      );
     }
-    throw new SkypatrolError('DETECTOR_INVALID', `detector ${id}: manifest.json is not valid JSON`, { cause: err });
+    throw new SkypatrolError('DETECTOR_INVALID', `detector ${id}: manifest.json is not valid JSON`, {
+      cause: err,
+    });
   }
   const parsed = parseManifest(raw);
   if (!parsed.ok) {
-    throw new SkypatrolError('DETECTOR_INVALID', `detector ${id}: invalid manifest: ${parsed.problems.join('; ')}`);
+    throw new SkypatrolError(
+      'DETECTOR_INVALID',
+      `detector ${id}: invalid manifest: ${parsed.problems.join('; ')}`,
+    );
   }
   if (parsed.manifest.id !== id) {
-    throw new SkypatrolError('DETECTOR_INVALID', `detector folder ${id} holds a manifest for "${parsed.manifest.id}"`);
+    throw new SkypatrolError(
+      'DETECTOR_INVALID',
+      `detector folder ${id} holds a manifest for "${parsed.manifest.id}"`,
+    );
   }
   return { manifest: parsed.manifest, dir };
 }
@@ -55,7 +69,11 @@ export async function loadDetector(detectorsDir: string, id: string, threads = 0
   const { manifest, dir } = await readManifest(detectorsDir, id);
   const modelPath = join(dir, manifest.model.file);
   const bytes = await readFile(modelPath).catch((err) => {
-    throw new SkypatrolError('DETECTOR_INVALID', `detector ${id}: model file ${manifest.model.file} is missing`, { cause: err });
+    throw new SkypatrolError(
+      'DETECTOR_INVALID',
+      `detector ${id}: model file ${manifest.model.file} is missing`,
+      { cause: err },
+    );
   });
   const sha = createHash('sha256').update(bytes).digest('hex');
   if (sha !== manifest.model.sha256) {

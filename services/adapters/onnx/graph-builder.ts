@@ -36,14 +36,24 @@ export class GraphBuilder {
   /** A float32 constant tensor stored as an initializer. */
   constant(values: ArrayLike<number>, dims: number[], name?: string): string {
     const n = name ?? `c${this.counter++}`;
-    this.initializers.push({ name: n, dims, dataType: onnx.TensorProto.DataType.FLOAT, floatData: Array.from(values) });
+    this.initializers.push({
+      name: n,
+      dims,
+      dataType: onnx.TensorProto.DataType.FLOAT,
+      floatData: Array.from(values),
+    });
     return n;
   }
 
   /** An int64 constant (for Slice/Reshape arguments). */
   constantInt64(values: number[], name?: string): string {
     const n = name ?? `i${this.counter++}`;
-    this.initializers.push({ name: n, dims: [values.length], dataType: onnx.TensorProto.DataType.INT64, int64Data: values });
+    this.initializers.push({
+      name: n,
+      dims: [values.length],
+      dataType: onnx.TensorProto.DataType.INT64,
+      int64Data: values,
+    });
     return n;
   }
 

@@ -9,7 +9,9 @@ import { wrapError } from '../../core/errors.ts';
 export interface ModelRunner {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  run(feeds: Record<string, { data: Float32Array; dims: number[] }>): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>>;
+  run(
+    feeds: Record<string, { data: Float32Array; dims: number[] }>,
+  ): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>>;
   release(): Promise<void>;
 }
 
@@ -23,18 +25,24 @@ export async function loadModel(source: string | Uint8Array, threads = 0): Promi
       ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
     });
   } catch (err) {
-    throw wrapError(err, 'DETECTOR_INVALID', `cannot load ONNX model ${typeof source === 'string' ? source : '(bytes)'}`);
+    throw wrapError(
+      err,
+      'DETECTOR_INVALID',
+      `cannot load ONNX model ${typeof source === 'string' ? source : '(bytes)'}`,
+    );
   }
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
     async run(feeds) {
       const tensors: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(feeds)) tensors[name] = new ort.Tensor('float32', t.data, t.dims);
+      for (const [name, t] of Object.entries(feeds))
+        tensors[name] = new ort.Tensor('float32', t.data, t.dims);
       try {
         const result = await session.run(tensors);
         const out: Record<string, { data: Float32Array; dims: readonly number[] }> = {};
-        for (const [name, t] of Object.entries(result)) out[name] = { data: t.data as Float32Array, dims: t.dims };
+        for (const [name, t] of Object.entries(result))
+          out[name] = { data: t.data as Float32Array, dims: t.dims };
         return out;
       } catch (err) {
         throw wrapError(err, 'MODEL_FAILED', 'ONNX inference failed');

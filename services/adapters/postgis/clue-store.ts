@@ -13,39 +13,47 @@ export interface ClueProvenance {
  * made valid by PostGIS and the area recomputed on the ellipsoid, so the database is the
  * reference for what a packet or the API reports.
  */
-export async function insertClues(client: pg.PoolClient, features: ClueFeature[], provenance: ClueProvenance): Promise<number[]> {
-    const ids: number[] = [];
-    for (const f of features) {
-      const p = f.properties;
-      const { rows } = await client.query<{ id: number }>(
-        `INSERT INTO clues (scenario, confidence, geom, area_m2, first_seen, last_seen, detector, model_version,
+export async function insertClues(
+  client: pg.PoolClient,
+  features: ClueFeature[],
+  provenance: ClueProvenance,
+): Promise<number[]> {
+  const ids: number[] = [];
+  for (const f of features) {
+    const p = f.properties;
+    const { rows } = await client.query<{ id: number }>(
+      `INSERT INTO clues (scenario, confidence, geom, area_m2, first_seen, last_seen, detector, model_version,
                             model_sha256, run_id, before_scene, after_scene, inputs)
          SELECT $1, $2, g, ST_Area(g::geography), $4, $5, $6, $7, $8, $9, $10, $11, $12
            FROM (SELECT ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON($3), 4326)), 3)) AS g) s
          RETURNING id`,
-        [
-          p.scenario,
-          p.confidence,
-          JSON.stringify(f.geometry),
-          p.first_seen,
-          p.last_seen,
-          p.detector,
-          p.model_version,
-          p.model_sha256,
-          provenance.runId ?? null,
-          p.before_scene,
-          p.after_scene,
-          JSON.stringify(provenance.inputs),
-        ],
-      );
-      const id = rows[0]!.id;
-      await client.query(
-        `INSERT INTO clue_events (clue_id, actor, kind, to_status, data) VALUES ($1, $2, 'created', 'new', $3)`,
-        [id, provenance.actor, JSON.stringify({ confidence: p.confidence, detector: p.detector, model_version: p.model_version })],
-      );
-      ids.push(id);
-    }
-    return ids;
+      [
+        p.scenario,
+        p.confidence,
+        JSON.stringify(f.geometry),
+        p.first_seen,
+        p.last_seen,
+        p.detector,
+        p.model_version,
+        p.model_sha256,
+        provenance.runId ?? null,
+        p.before_scene,
+        p.after_scene,
+        JSON.stringify(provenance.inputs),
+      ],
+    );
+    const id = rows[0]!.id;
+    await client.query(
+      `INSERT INTO clue_events (clue_id, actor, kind, to_status, data) VALUES ($1, $2, 'created', 'new', $3)`,
+      [
+        id,
+        provenance.actor,
+        JSON.stringify({ confidence: p.confidence, detector: p.detector, model_version: p.model_version }),
+      ],
+    );
+    ids.push(id);
+  }
+  return ids;
 }
 
 export interface ClueQuery {
@@ -98,7 +106,10 @@ export async function queryClues(pool: pg.Pool, q: ClueQuery): Promise<{ total: 
 }
 
 export async function getClue(pool: pg.Pool, id: number): Promise<(ClueRow & { events: unknown[] }) | null> {
-  const { rows } = await pool.query(`SELECT ${CLUE_COLUMNS}, ST_AsGeoJSON(geom, 7) AS geojson FROM clues WHERE id = $1`, [id]);
+  const { rows } = await pool.query(
+    `SELECT ${CLUE_COLUMNS}, ST_AsGeoJSON(geom, 7) AS geojson FROM clues WHERE id = $1`,
+    [id],
+  );
   if (!rows[0]) return null;
   const events = await pool.query(
     'SELECT id, at, actor, kind, from_status, to_status, reason, comment, data FROM clue_events WHERE clue_id = $1 ORDER BY at, id',

@@ -17,10 +17,14 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
   try {
     await client.connect();
   } catch (err) {
-    throw new SkypatrolError('DB_UNAVAILABLE', `PostgreSQL at ${url.host} is unreachable: ${(err as Error).message}`, {
-      cause: err,
-      retryable: true,
-    });
+    throw new SkypatrolError(
+      'DB_UNAVAILABLE',
+      `PostgreSQL at ${url.host} is unreachable: ${(err as Error).message}`,
+      {
+        cause: err,
+        retryable: true,
+      },
+    );
   }
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);

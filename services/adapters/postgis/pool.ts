@@ -18,12 +18,18 @@ export function createPool(databaseUrl: string, max = 10): pg.Pool {
 }
 
 /** Run `fn` in a transaction; rolls back on any error. */
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   let client: pg.PoolClient;
   try {
     client = await pool.connect();
   } catch (err) {
-    throw new SkypatrolError('DB_UNAVAILABLE', `PostgreSQL is unreachable: ${(err as Error).message}`, { cause: err, retryable: true });
+    throw new SkypatrolError('DB_UNAVAILABLE', `PostgreSQL is unreachable: ${(err as Error).message}`, {
+      cause: err,
+      retryable: true,
+    });
   }
   try {
     await client.query('BEGIN');
@@ -39,7 +45,9 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
 }
 
 /** Round-trip check for /health. */
-export async function pingDatabase(pool: pg.Pool): Promise<{ ok: boolean; postgis?: string; error?: string }> {
+export async function pingDatabase(
+  pool: pg.Pool,
+): Promise<{ ok: boolean; postgis?: string; error?: string }> {
   try {
     const { rows } = await pool.query<{ v: string }>('SELECT postgis_lib_version() AS v');
     return { ok: true, postgis: rows[0]!.v };

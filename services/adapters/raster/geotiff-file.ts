@@ -63,7 +63,10 @@ async function assertComplete(image: GeoTIFFImage, path: string): Promise<void> 
   for (let i = 0; i < offsets.length; i++) end = Math.max(end, offsets[i]! + (counts[i] ?? 0));
   const { size } = await stat(path);
   if (end > size) {
-    throw new SkypatrolError('SCENE_CORRUPT', `${path} is truncated: its pixel data needs ${end} bytes, the file has ${size}`);
+    throw new SkypatrolError(
+      'SCENE_CORRUPT',
+      `${path} is truncated: its pixel data needs ${end} bytes, the file has ${size}`,
+    );
   }
 }
 

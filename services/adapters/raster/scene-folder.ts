@@ -53,7 +53,10 @@ async function datetimeOf(dir: string, names: string[]): Promise<Date> {
   } catch {
     /* no dates.txt: fall through */
   }
-  throw new SkypatrolError('SCENE_CORRUPT', `${dir}: no acquisition date in the file names or a dates.txt beside it`);
+  throw new SkypatrolError(
+    'SCENE_CORRUPT',
+    `${dir}: no acquisition date in the file names or a dates.txt beside it`,
+  );
 }
 
 /** Inspect a folder without reading pixels. Throws SCENE_NOT_FOUND / SCENE_EMPTY. */
@@ -69,7 +72,10 @@ export async function openSceneFolder(dir: string): Promise<SceneFolder> {
   }
   const bandNames = names.filter((n) => BAND_FILE.test(n));
   if (bandNames.length === 0) {
-    throw new SkypatrolError('SCENE_EMPTY', `scene folder ${dir} holds no band files (*_B02.tif, *_B8A.tif, …)`);
+    throw new SkypatrolError(
+      'SCENE_EMPTY',
+      `scene folder ${dir} holds no band files (*_B02.tif, *_B8A.tif, …)`,
+    );
   }
   const files = new Map<CanonicalBand, string>();
   for (const n of bandNames) {
@@ -114,7 +120,10 @@ export async function readSceneBands(
   try {
     const epsgs = new Set(opened.map((o) => o.grid.epsg));
     if (epsgs.size > 1) {
-      throw new SkypatrolError('SCENE_CRS_UNSUPPORTED', `scene folder ${scene.dir} mixes CRSs ${[...epsgs].join(', ')}`);
+      throw new SkypatrolError(
+        'SCENE_CRS_UNSUPPORTED',
+        `scene folder ${scene.dir} mixes CRSs ${[...epsgs].join(', ')}`,
+      );
     }
     const finest = opened.reduce((a, b) => (b.grid.resX < a.grid.resX ? b : a));
     const target = options.target ?? finest.grid;

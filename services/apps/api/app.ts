@@ -7,10 +7,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import type { Config } from '../../core/config.ts';
-import { isSkypatrolError } from '../../core/errors.ts';
 import { createPool } from '../../adapters/postgis/pool.ts';
 import { createRedis } from '../../adapters/redis/connection.ts';
+import type { Config } from '../../core/config.ts';
+import { isSkypatrolError } from '../../core/errors.ts';
 import { clueRoutes } from './routes/clues.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ogcRoutes } from './routes/ogc.ts';
@@ -32,7 +32,10 @@ declare module 'fastify' {
  * Database and Redis clients are created from the config unless passed in, and are closed
  * with the app when it created them.
  */
-export async function build(config: Config, injected: Partial<Pick<AppDeps, 'pool' | 'redis'>> = {}): Promise<FastifyInstance> {
+export async function build(
+  config: Config,
+  injected: Partial<Pick<AppDeps, 'pool' | 'redis'>> = {},
+): Promise<FastifyInstance> {
   const app = Fastify({
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
@@ -51,22 +54,30 @@ export async function build(config: Config, injected: Partial<Pick<AppDeps, 'poo
     if (isSkypatrolError(err)) {
       const status = err.status;
       if (status >= 500) req.log.error({ err }, err.message);
-      return reply.status(status).send({ code: err.code, message: status >= 500 ? 'internal error' : err.message });
+      return reply
+        .status(status)
+        .send({ code: err.code, message: status >= 500 ? 'internal error' : err.message });
     }
     const e = err as { validation?: unknown; statusCode?: number; message: string };
     if (e.validation) return reply.status(400).send({ code: 'VALIDATION', message: e.message });
     const status = e.statusCode && e.statusCode < 500 ? e.statusCode : 500;
     if (status >= 500) req.log.error({ err }, 'unhandled error');
-    return reply.status(status).send({ code: status === 404 ? 'NOT_FOUND' : status >= 500 ? 'INTERNAL' : 'BAD_REQUEST', message: status >= 500 ? 'internal error' : e.message });
+    return reply.status(status).send({
+      code: status === 404 ? 'NOT_FOUND' : status >= 500 ? 'INTERNAL' : 'BAD_REQUEST',
+      message: status >= 500 ? 'internal error' : e.message,
+    });
   });
-  app.setNotFoundHandler((req, reply) => reply.status(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
+  app.setNotFoundHandler((req, reply) =>
+    reply.status(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` }),
+  );
 
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',
       info: {
         title: 'Skypatrol API (天巡)',
-        description: 'Satellite patrols for public-interest prosecutors: clues, scenes, patrols, OGC API – Features.',
+        description:
+          'Satellite patrols for public-interest prosecutors: clues, scenes, patrols, OGC API – Features.',
         version: '0.1.0',
       },
       tags: [
@@ -88,7 +99,9 @@ export async function build(config: Config, injected: Partial<Pick<AppDeps, 'poo
     await app.register(fastifyStatic, { root: webDir, prefix: '/', index: ['index.html'], wildcard: false });
   } else {
     app.get('/', { schema: { hide: true } }, async (_req, reply) =>
-      reply.type('text/plain; charset=utf-8').send(`web app not built: run "npm run build:web" (looked in ${webDir})`),
+      reply
+        .type('text/plain; charset=utf-8')
+        .send(`web app not built: run "npm run build:web" (looked in ${webDir})`),
     );
   }
   return app;

@@ -71,7 +71,11 @@ export function program(): Command {
     .description('learn a detector from labelled data (change: OSCD cities)')
     .argument('<id>', 'detector id')
     .requiredOption('--data <dir>', 'labelled data (for change: the OSCD folder)')
-    .option('--train <cities>', 'comma-separated training cities', 'aguasclaras,bordeaux,mumbai,nantes,saclay_e')
+    .option(
+      '--train <cities>',
+      'comma-separated training cities',
+      'aguasclaras,bordeaux,mumbai,nantes,saclay_e',
+    )
     .option('--eval <cities>', 'comma-separated held-out cities', 'paris,bercy')
     .action(async (id, opts) => detectorsTrainCommand(loadConfig(), id, opts));
 

@@ -1,9 +1,9 @@
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type pg from 'pg';
-import type { Config } from '../../core/config.ts';
-import { isSkypatrolError } from '../../core/errors.ts';
 import { type LoadedDetector, loadDetector } from '../../adapters/files/detector-registry.ts';
 import { createRedis } from '../../adapters/redis/connection.ts';
+import type { Config } from '../../core/config.ts';
+import { isSkypatrolError } from '../../core/errors.ts';
 import { detectPair } from '../../usecases/detect-pair.ts';
 import { storeDetection } from '../../usecases/store-detection.ts';
 
@@ -27,7 +27,12 @@ export function detectQueue(config: Config): Queue<DetectJobData, DetectJobResul
   return new Queue(DETECT_QUEUE, {
     connection: createRedis(config.redisUrl, { forWorker: true }),
     prefix: config.queuePrefix,
-    defaultJobOptions: { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 5000 },
+    defaultJobOptions: {
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: 1000,
+      removeOnFail: 5000,
+    },
   });
 }
 
@@ -56,7 +61,8 @@ export function startDetectWorker(config: Config, pool: pg.Pool): Worker<DetectJ
         const clueIds = await storeDetection(pool, result, job.data.actor, `job:${job.queueName}:${job.id}`);
         return { clueIds, polygons: result.features.length, elapsedMs: Math.round(result.stats.elapsedMs) };
       } catch (err) {
-        if (isSkypatrolError(err) && !err.retryable) throw new UnrecoverableError(`${err.code}: ${err.message}`);
+        if (isSkypatrolError(err) && !err.retryable)
+          throw new UnrecoverableError(`${err.code}: ${err.message}`);
         throw err;
       }
     },

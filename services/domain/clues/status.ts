@@ -14,7 +14,12 @@ export const CLUE_STATUSES = [
 ] as const;
 export type ClueStatus = (typeof CLUE_STATUSES)[number];
 
-export const DISMISS_REASONS = ['false_detection', 'lawful_or_permitted', 'duplicate', 'outside_jurisdiction'] as const;
+export const DISMISS_REASONS = [
+  'false_detection',
+  'lawful_or_permitted',
+  'duplicate',
+  'outside_jurisdiction',
+] as const;
 export type DismissReason = (typeof DISMISS_REASONS)[number];
 
 const NEXT: Record<ClueStatus, readonly ClueStatus[]> = {

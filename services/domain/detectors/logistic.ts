@@ -34,7 +34,14 @@ function solve(a: number[][], b: number[]): number[] {
  * @param y   labels 0/1
  * @param sampleWeight per-sample weights (e.g. class balancing)
  */
-export function fitLogistic(x: Float32Array, nFeatures: number, y: Uint8Array, sampleWeight: Float32Array, l2 = 1e-3, maxIter = 30): LogisticFit {
+export function fitLogistic(
+  x: Float32Array,
+  nFeatures: number,
+  y: Uint8Array,
+  sampleWeight: Float32Array,
+  l2 = 1e-3,
+  maxIter = 30,
+): LogisticFit {
   const n = y.length;
   const mean = new Array<number>(nFeatures).fill(0);
   const sd = new Array<number>(nFeatures).fill(0);
@@ -52,8 +59,9 @@ export function fitLogistic(x: Float32Array, nFeatures: number, y: Uint8Array, s
   let beta = new Array<number>(p).fill(0);
   const z = new Float64Array(p);
   let loss = Number.POSITIVE_INFINITY;
-  let iter = 0;
-  for (; iter < maxIter; iter++) {
+  let steps = 0;
+  while (steps < maxIter) {
+    steps++;
     const grad = new Array<number>(p).fill(0);
     const hess = Array.from({ length: p }, () => new Array<number>(p).fill(0));
     let l = 0;
@@ -88,12 +96,17 @@ export function fitLogistic(x: Float32Array, nFeatures: number, y: Uint8Array, s
     if (done) break;
   }
   const weights = beta.slice(0, nFeatures).map((b, f) => b / sd[f]!);
-  const bias = beta[nFeatures]! - beta.slice(0, nFeatures).reduce((s, b, f) => s + (b * mean[f]!) / sd[f]!, 0);
-  return { weights, bias, iterations: iter + 1, loss };
+  const bias =
+    beta[nFeatures]! - beta.slice(0, nFeatures).reduce((s, b, f) => s + (b * mean[f]!) / sd[f]!, 0);
+  return { weights, bias, iterations: steps, loss };
 }
 
 /** Pixel precision, recall and F1 of `predicted` against `truth` over `valid` pixels. */
-export function precisionRecall(predicted: ArrayLike<number>, truth: ArrayLike<number>, valid?: ArrayLike<number>) {
+export function precisionRecall(
+  predicted: ArrayLike<number>,
+  truth: ArrayLike<number>,
+  valid?: ArrayLike<number>,
+) {
   let tp = 0;
   let fp = 0;
   let fn = 0;

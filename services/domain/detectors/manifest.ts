@@ -39,11 +39,20 @@ export const ManifestSchema = z
   })
   .superRefine((m, ctx) => {
     for (const b of m.inputs.required) {
-      if (!m.inputs.bands.includes(b)) ctx.addIssue({ code: 'custom', path: ['inputs', 'required'], message: `${b} is not in inputs.bands` });
+      if (!m.inputs.bands.includes(b))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['inputs', 'required'],
+          message: `${b} is not in inputs.bands`,
+        });
     }
     for (const b of m.inputs.bands) {
       if (!m.inputs.required.includes(b) && m.inputs.fallback[b] === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['inputs', 'fallback'], message: `optional band ${b} needs a fallback value` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['inputs', 'fallback'],
+          message: `optional band ${b} needs a fallback value`,
+        });
       }
     }
   });
@@ -51,7 +60,9 @@ export const ManifestSchema = z
 export type DetectorManifest = z.infer<typeof ManifestSchema>;
 
 /** Parse a manifest; returns a readable list of problems instead of throwing. */
-export function parseManifest(raw: unknown): { ok: true; manifest: DetectorManifest } | { ok: false; problems: string[] } {
+export function parseManifest(
+  raw: unknown,
+): { ok: true; manifest: DetectorManifest } | { ok: false; problems: string[] } {
   const r = ManifestSchema.safeParse(raw);
   if (r.success) return { ok: true, manifest: r.data };
   return { ok: false, problems: r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`) };

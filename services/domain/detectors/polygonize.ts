@@ -29,7 +29,11 @@ export interface ChangePolygon {
 }
 
 /** Label 8-connected foreground pixels; returns labels (0 = background) and the count. */
-export function labelComponents(mask: Uint8Array, width: number, height: number): { labels: Int32Array; count: number } {
+export function labelComponents(
+  mask: Uint8Array,
+  width: number,
+  height: number,
+): { labels: Int32Array; count: number } {
   const labels = new Int32Array(width * height);
   const parent: number[] = [0];
   const find = (a: number): number => {
@@ -123,7 +127,14 @@ export function polygonize(input: PolygonizeInput): ChangePolygon[] {
   const { labels, count } = labelComponents(mask, width, height);
   if (count === 0) return [];
 
-  const stats = Array.from({ length: count + 1 }, () => ({ x0: width, y0: height, x1: 0, y1: 0, n: 0, sum: 0 }));
+  const stats = Array.from({ length: count + 1 }, () => ({
+    x0: width,
+    y0: height,
+    x1: 0,
+    y1: 0,
+    n: 0,
+    sum: 0,
+  }));
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const l = labels[y * width + x]!;

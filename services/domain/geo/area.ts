@@ -15,7 +15,10 @@ export type PolygonCoords = Ring[];
 function ringArea(ring: Ring): number {
   const poly = WGS84.Polygon(false);
   // A closed GeoJSON ring repeats its first vertex; the polygon closes itself.
-  const n = ring.length > 1 && ring[0]![0] === ring.at(-1)![0] && ring[0]![1] === ring.at(-1)![1] ? ring.length - 1 : ring.length;
+  const n =
+    ring.length > 1 && ring[0]![0] === ring.at(-1)![0] && ring[0]![1] === ring.at(-1)![1]
+      ? ring.length - 1
+      : ring.length;
   for (let i = 0; i < n; i++) poly.AddPoint(ring[i]![1], ring[i]![0]);
   return Math.abs(poly.Compute(false, true).area ?? 0);
 }

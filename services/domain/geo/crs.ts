@@ -8,7 +8,8 @@ import proj4 from 'proj4';
 export function proj4Definition(epsg: number): string | null {
   if (epsg === 4326 || epsg === 4490) return '+proj=longlat +datum=WGS84 +no_defs';
   if (epsg >= 32601 && epsg <= 32660) return `+proj=utm +zone=${epsg - 32600} +datum=WGS84 +units=m +no_defs`;
-  if (epsg >= 32701 && epsg <= 32760) return `+proj=utm +zone=${epsg - 32700} +south +datum=WGS84 +units=m +no_defs`;
+  if (epsg >= 32701 && epsg <= 32760)
+    return `+proj=utm +zone=${epsg - 32700} +south +datum=WGS84 +units=m +no_defs`;
   if (epsg >= 4513 && epsg <= 4533) {
     // CGCS2000 / 3-degree Gauss-Kruger zone 25..45 (false easting carries the zone number).
     const zone = epsg - 4488;

@@ -47,10 +47,11 @@ export const SENTINEL2_BANDS: readonly SensorBand[] = [
 ];
 
 /**
- * Reflectance scaling of Sentinel-2 DNs. L1C and L2A before processing baseline 04.00 are
- * DN/10000; from baseline 04.00 (products from 2022-01-25) L2A carries a BOA offset of −1000.
+ * Reflectance scaling of Sentinel-2 DNs: DN/10000 before processing baseline 04.00; from
+ * baseline 04.00 (products from 2022-01-25) both L1C (RADIO_ADD_OFFSET) and L2A
+ * (BOA_ADD_OFFSET) carry an offset of −1000 DN, i.e. −0.1 in reflectance.
  */
-export function sentinel2Scaling(level: 'L1C' | 'L2A', acquired: Date): { scale: number; offset: number } {
+export function sentinel2Scaling(_level: 'L1C' | 'L2A', acquired: Date): { scale: number; offset: number } {
   const baseline04 = acquired.getTime() >= Date.UTC(2022, 0, 25);
   return { scale: 1 / 10000, offset: baseline04 ? -0.1 : 0 };
 }

@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { cluesExtent, getClue, queryClues } from '../../../adapters/postgis/clue-store.ts';
 import { SkypatrolError } from '../../../core/errors.ts';
 import { CLUE_STATUSES } from '../../../domain/clues/status.ts';
-import { cluesExtent, getClue, queryClues } from '../../../adapters/postgis/clue-store.ts';
 import { parseBbox } from './params.ts';
 
 export const ClueProperties = Type.Object(
@@ -36,7 +36,13 @@ export async function clueRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (req) => {
-      const q = req.query as { bbox?: string; scenario?: string; status?: string; limit: number; offset: number };
+      const q = req.query as {
+        bbox?: string;
+        scenario?: string;
+        status?: string;
+        limit: number;
+        offset: number;
+      };
       const { total, rows } = await queryClues(app.deps.pool, {
         ...(q.bbox ? { bbox: parseBbox(q.bbox) } : {}),
         ...(q.scenario ? { scenario: q.scenario } : {}),
@@ -49,7 +55,12 @@ export async function clueRoutes(app: FastifyInstance): Promise<void> {
         type: 'FeatureCollection',
         total,
         extent,
-        features: rows.map((r) => ({ type: 'Feature', id: r.id, geometry: r.geometry, properties: r.properties })),
+        features: rows.map((r) => ({
+          type: 'Feature',
+          id: r.id,
+          geometry: r.geometry,
+          properties: r.properties,
+        })),
       };
     },
   );
@@ -67,7 +78,12 @@ export async function clueRoutes(app: FastifyInstance): Promise<void> {
       const { id } = req.params as { id: number };
       const clue = await getClue(app.deps.pool, id);
       if (!clue) throw new SkypatrolError('NOT_FOUND', `clue ${id} does not exist`);
-      return { type: 'Feature', id: clue.id, geometry: clue.geometry, properties: { ...clue.properties, events: clue.events } };
+      return {
+        type: 'Feature',
+        id: clue.id,
+        geometry: clue.geometry,
+        properties: { ...clue.properties, events: clue.events },
+      };
     },
   );
 }

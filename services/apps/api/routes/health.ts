@@ -3,7 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import { pingDatabase } from '../../../adapters/postgis/pool.ts';
 import { pingRedis } from '../../../adapters/redis/connection.ts';
 
-const Check = Type.Object({ ok: Type.Boolean(), version: Type.Optional(Type.String()), error: Type.Optional(Type.String()) });
+const Check = Type.Object({
+  ok: Type.Boolean(),
+  version: Type.Optional(Type.String()),
+  error: Type.Optional(Type.String()),
+});
 
 export async function healthRoutes(app: FastifyInstance): Promise<void> {
   app.get(

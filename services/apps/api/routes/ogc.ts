@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { SkypatrolError } from '../../../core/errors.ts';
 import { cluesExtent, getClue, queryClues } from '../../../adapters/postgis/clue-store.ts';
+import { SkypatrolError } from '../../../core/errors.ts';
 import { parseBbox, parseDatetime } from './params.ts';
 
 /**
@@ -29,10 +29,25 @@ export async function ogcRoutes(app: FastifyInstance): Promise<void> {
       description: 'Suspect change polygons found by Skypatrol detectors',
       itemType: 'feature',
       crs: ['http://www.opengis.net/def/crs/OGC/1.3/CRS84'],
-      extent: { spatial: { bbox: [extent ?? [-180, -90, 180, 90]], crs: 'http://www.opengis.net/def/crs/OGC/1.3/CRS84' } },
+      extent: {
+        spatial: {
+          bbox: [extent ?? [-180, -90, 180, 90]],
+          crs: 'http://www.opengis.net/def/crs/OGC/1.3/CRS84',
+        },
+      },
       links: [
-        { href: `${root}/collections/clues`, rel: 'self', type: 'application/json', title: 'this collection' },
-        { href: `${root}/collections/clues/items`, rel: 'items', type: 'application/geo+json', title: 'clues' },
+        {
+          href: `${root}/collections/clues`,
+          rel: 'self',
+          type: 'application/json',
+          title: 'this collection',
+        },
+        {
+          href: `${root}/collections/clues/items`,
+          rel: 'items',
+          type: 'application/geo+json',
+          title: 'clues',
+        },
       ],
     };
   };
@@ -44,15 +59,27 @@ export async function ogcRoutes(app: FastifyInstance): Promise<void> {
       description: 'Clues found on satellite imagery',
       links: [
         { href: root, rel: 'self', type: 'application/json', title: 'this document' },
-        { href: `${base(req)}/openapi.json`, rel: 'service-desc', type: 'application/vnd.oai.openapi+json;version=3.0', title: 'API definition' },
+        {
+          href: `${base(req)}/openapi.json`,
+          rel: 'service-desc',
+          type: 'application/vnd.oai.openapi+json;version=3.0',
+          title: 'API definition',
+        },
         { href: `${base(req)}/docs`, rel: 'service-doc', type: 'text/html', title: 'API documentation' },
-        { href: `${root}/conformance`, rel: 'conformance', type: 'application/json', title: 'conformance classes' },
+        {
+          href: `${root}/conformance`,
+          rel: 'conformance',
+          type: 'application/json',
+          title: 'conformance classes',
+        },
         { href: `${root}/collections`, rel: 'data', type: 'application/json', title: 'collections' },
       ],
     };
   });
 
-  app.get('/conformance', { schema: { tags: ['ogc'], summary: 'Conformance classes' } }, async () => ({ conformsTo: CONFORMANCE }));
+  app.get('/conformance', { schema: { tags: ['ogc'], summary: 'Conformance classes' } }, async () => ({
+    conformsTo: CONFORMANCE,
+  }));
 
   app.get('/collections', { schema: { tags: ['ogc'], summary: 'Feature collections' } }, async (req) => ({
     links: [{ href: `${base(req)}/ogc/collections`, rel: 'self', type: 'application/json' }],
@@ -61,7 +88,13 @@ export async function ogcRoutes(app: FastifyInstance): Promise<void> {
 
   app.get(
     '/collections/:collectionId',
-    { schema: { tags: ['ogc'], summary: 'One collection', params: Type.Object({ collectionId: Type.String() }) } },
+    {
+      schema: {
+        tags: ['ogc'],
+        summary: 'One collection',
+        params: Type.Object({ collectionId: Type.String() }),
+      },
+    },
     async (req) => {
       const { collectionId } = req.params as { collectionId: string };
       if (collectionId !== 'clues') throw new SkypatrolError('NOT_FOUND', `no collection "${collectionId}"`);
@@ -89,7 +122,14 @@ export async function ogcRoutes(app: FastifyInstance): Promise<void> {
     async (req, reply) => {
       const { collectionId } = req.params as { collectionId: string };
       if (collectionId !== 'clues') throw new SkypatrolError('NOT_FOUND', `no collection "${collectionId}"`);
-      const q = req.query as { bbox?: string; datetime?: string; limit: number; offset: number; scenario?: string; status?: string };
+      const q = req.query as {
+        bbox?: string;
+        datetime?: string;
+        limit: number;
+        offset: number;
+        scenario?: string;
+        status?: string;
+      };
       const { total, rows } = await queryClues(app.deps.pool, {
         ...(q.bbox ? { bbox: parseBbox(q.bbox) } : {}),
         ...(q.datetime ? parseDatetime(q.datetime) : {}),
@@ -105,13 +145,26 @@ export async function ogcRoutes(app: FastifyInstance): Promise<void> {
         u.searchParams.set('limit', String(q.limit));
         return u.toString();
       };
-      const links: Record<string, string>[] = [{ href: self.toString(), rel: 'self', type: 'application/geo+json' }];
-      if (q.offset + rows.length < total) links.push({ href: page(q.offset + q.limit), rel: 'next', type: 'application/geo+json' });
-      if (q.offset > 0) links.push({ href: page(Math.max(0, q.offset - q.limit)), rel: 'prev', type: 'application/geo+json' });
+      const links: Record<string, string>[] = [
+        { href: self.toString(), rel: 'self', type: 'application/geo+json' },
+      ];
+      if (q.offset + rows.length < total)
+        links.push({ href: page(q.offset + q.limit), rel: 'next', type: 'application/geo+json' });
+      if (q.offset > 0)
+        links.push({
+          href: page(Math.max(0, q.offset - q.limit)),
+          rel: 'prev',
+          type: 'application/geo+json',
+        });
       reply.type('application/geo+json');
       return {
         type: 'FeatureCollection',
-        features: rows.map((r) => ({ type: 'Feature', id: r.id, geometry: r.geometry, properties: r.properties })),
+        features: rows.map((r) => ({
+          type: 'Feature',
+          id: r.id,
+          geometry: r.geometry,
+          properties: r.properties,
+        })),
         numberMatched: total,
         numberReturned: rows.length,
         timeStamp: new Date().toISOString(),

@@ -8,7 +8,10 @@ export function parseBbox(raw: string): [number, number, number, number] {
   }
   const [w, s, e, n] = parts as [number, number, number, number];
   if (w < -180 || e > 180 || s < -90 || n > 90 || s > n || w > e) {
-    throw new SkypatrolError('VALIDATION', `bbox ${raw} is not a valid west,south,east,north extent in degrees`);
+    throw new SkypatrolError(
+      'VALIDATION',
+      `bbox ${raw} is not a valid west,south,east,north extent in degrees`,
+    );
   }
   return [w, s, e, n];
 }
@@ -18,7 +21,8 @@ export function parseDatetime(raw: string): { from?: string; to?: string } {
   const day = (v: string) => {
     if (v === '..' || v === '') return undefined;
     const d = new Date(v);
-    if (Number.isNaN(d.getTime())) throw new SkypatrolError('VALIDATION', `datetime "${v}" is not an RFC 3339 date or date-time`);
+    if (Number.isNaN(d.getTime()))
+      throw new SkypatrolError('VALIDATION', `datetime "${v}" is not an RFC 3339 date or date-time`);
     return d.toISOString().slice(0, 10);
   };
   const [a, b, extra] = raw.split('/');

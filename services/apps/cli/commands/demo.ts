@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Config } from '../../../core/config.ts';
-import { SkypatrolError } from '../../../core/errors.ts';
 import { loadDetector } from '../../../adapters/files/detector-registry.ts';
 import { createPool } from '../../../adapters/postgis/pool.ts';
+import type { Config } from '../../../core/config.ts';
+import { SkypatrolError } from '../../../core/errors.ts';
 import { detectPair } from '../../../usecases/detect-pair.ts';
 import { storeDetection } from '../../../usecases/store-detection.ts';
 import { serve } from '../../api/server.ts';
@@ -29,8 +29,17 @@ export async function demoCommand(config: Config, opts: { city: string; serve: b
   const pool = createPool(config.databaseUrl, 2);
   try {
     for (const city of cities) {
-      const result = await detectPair({ before: join(oscd, city, 'imgs_1'), after: join(oscd, city, 'imgs_2'), detector });
-      const ids = await storeDetection(pool, result, 'demo', `demo:${city}:${detector.manifest.model.sha256}`);
+      const result = await detectPair({
+        before: join(oscd, city, 'imgs_1'),
+        after: join(oscd, city, 'imgs_2'),
+        detector,
+      });
+      const ids = await storeDetection(
+        pool,
+        result,
+        'demo',
+        `demo:${city}:${detector.manifest.model.sha256}`,
+      );
       const ha = result.features.reduce((a, f) => a + f.properties.area_ha, 0);
       const km2 = (result.stats.validPixels * 100) / 1e6;
       console.log(
@@ -45,7 +54,9 @@ export async function demoCommand(config: Config, opts: { city: string; serve: b
   console.log(`demo finished in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   if (opts.serve) {
     const server = await serve(config);
-    console.log(`\n  天巡 Skypatrol: open ${server.url.replace('127.0.0.1', 'localhost')}/  (API docs: /docs)\n`);
+    console.log(
+      `\n  天巡 Skypatrol: open ${server.url.replace('127.0.0.1', 'localhost')}/  (API docs: /docs)\n`,
+    );
     const stop = async () => {
       await server.close();
       process.exit(0);

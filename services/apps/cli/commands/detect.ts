@@ -1,7 +1,7 @@
 import { rename, writeFile } from 'node:fs/promises';
-import type { Config } from '../../../core/config.ts';
 import { loadDetector } from '../../../adapters/files/detector-registry.ts';
 import { createPool } from '../../../adapters/postgis/pool.ts';
+import type { Config } from '../../../core/config.ts';
 import { detectPair } from '../../../usecases/detect-pair.ts';
 import { storeDetection } from '../../../usecases/store-detection.ts';
 
@@ -35,7 +35,10 @@ export async function detectCommand(config: Config, opts: DetectOptions): Promis
       }
     }
     if (opts.out) {
-      const fc = { type: 'FeatureCollection', features: result.features.map((f, i) => (ids[i] ? { ...f, id: ids[i] } : f)) };
+      const fc = {
+        type: 'FeatureCollection',
+        features: result.features.map((f, i) => (ids[i] ? { ...f, id: ids[i] } : f)),
+      };
       // Write beside the target and rename, so a failure never leaves a half-written file.
       const tmp = `${opts.out}.tmp-${process.pid}`;
       await writeFile(tmp, `${JSON.stringify(fc)}\n`);
