@@ -4,6 +4,12 @@ export type Lang = 'zh' | 'en';
 export const STRINGS = {
   zh: {
     subtitle: '公益诉讼卫星巡查 · 线索地图',
+    imagery: '影像',
+    after: '后时相',
+    before: '前时相',
+    none: '无',
+    trueColor: '真彩色',
+    falseColor: '假彩色',
     clues: '线索',
     switchTo: 'English',
     empty: '暂无线索。运行 npx skypatrol detect … --store 或 npm run demo 生成线索。',
@@ -23,6 +29,12 @@ export const STRINGS = {
   },
   en: {
     subtitle: 'Satellite patrols for public-interest prosecution · clue map',
+    imagery: 'Imagery',
+    after: 'After',
+    before: 'Before',
+    none: 'None',
+    trueColor: 'True colour',
+    falseColor: 'False colour',
     clues: 'Clues',
     switchTo: '中文',
     empty: 'No clues yet. Run npx skypatrol detect … --store or npm run demo.',

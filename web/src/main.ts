@@ -30,7 +30,25 @@ interface ClueCollection {
   features: ClueFeature[];
 }
 
+type I18nKey = 'subtitle' | 'clues' | 'imagery' | 'after' | 'before' | 'none' | 'trueColor' | 'falseColor';
+
+interface SceneInfo {
+  id: string;
+  sensor: string;
+  datetime: string;
+  bbox: [number, number, number, number];
+}
+
+const params = new URLSearchParams(location.search);
 const state = {
+  imgDate: (['after', 'before', 'none'].includes(params.get('img') ?? '') ? params.get('img') : 'after') as
+    | 'after'
+    | 'before'
+    | 'none',
+  imgMode: (params.get('mode') === 'false-color' ? 'false-color' : 'true-color') as
+    | 'true-color'
+    | 'false-color',
+  scenes: [] as SceneInfo[],
   lang: (new URLSearchParams(location.search).get('lang') === 'en' ? 'en' : 'zh') as Lang,
   clues: [] as ClueFeature[],
   selected: null as number | null,
@@ -63,7 +81,7 @@ function renderStatic(): void {
   const s = STRINGS[state.lang];
   document.documentElement.lang = state.lang === 'zh' ? 'zh-CN' : 'en';
   document.querySelectorAll<HTMLElement>('[data-i18n]').forEach((el) => {
-    const key = el.dataset.i18n as 'subtitle' | 'clues';
+    const key = el.dataset.i18n as I18nKey;
     el.textContent = s[key];
   });
   $('#lang').textContent = s.switchTo;
@@ -118,7 +136,7 @@ function select(id: number, fly: boolean): void {
   map.setFilter('clues-selected', ['==', ['id'], id]);
   if (!c) return;
   const b = bboxOf(c.geometry);
-  if (fly) map.fitBounds(b, { padding: 120, maxZoom: 17, duration: 400 });
+  if (fly) map.fitBounds(b, { padding: 120, maxZoom: 16, duration: 400 });
   popup?.remove();
   popup = new maplibregl.Popup({ closeButton: true, maxWidth: '320px' })
     .setLngLat([(b[0] + b[2]) / 2, b[3]])
@@ -145,6 +163,55 @@ async function loadClues(): Promise<ClueCollection> {
   const res = await fetch('/clues?limit=1000');
   if (!res.ok) throw new Error(`GET /clues: ${res.status}`);
   return (await res.json()) as ClueCollection;
+}
+
+/** Scene overviews from our own API as image layers under the clues (no external basemap). */
+function imageryLayers(): void {
+  const wanted = new Set<string>();
+  for (const c of state.clues) {
+    const id = state.imgDate === 'before' ? c.properties.before_scene : c.properties.after_scene;
+    if (id && state.imgDate !== 'none') wanted.add(id);
+  }
+  for (const scene of state.scenes) {
+    const sourceId = `scene-${scene.id}`;
+    const layerId = `scene-layer-${scene.id}`;
+    const url = `/scenes/${encodeURIComponent(scene.id)}/preview.png?mode=${state.imgMode}`;
+    const [w, s, e, n] = scene.bbox;
+    const coordinates: [[number, number], [number, number], [number, number], [number, number]] = [
+      [w, n],
+      [e, n],
+      [e, s],
+      [w, s],
+    ];
+    const source = map.getSource(sourceId) as maplibregl.ImageSource | undefined;
+    if (!wanted.has(scene.id)) {
+      if (map.getLayer(layerId)) map.setLayoutProperty(layerId, 'visibility', 'none');
+      continue;
+    }
+    if (!source) {
+      map.addSource(sourceId, { type: 'image', url, coordinates });
+      map.addLayer(
+        {
+          id: layerId,
+          type: 'raster',
+          source: sourceId,
+          paint: { 'raster-fade-duration': 0, 'raster-resampling': 'nearest' },
+        },
+        'clues-fill',
+      );
+    } else {
+      source.updateImage({ url, coordinates });
+      map.setLayoutProperty(layerId, 'visibility', 'visible');
+    }
+  }
+}
+
+function syncUrl(): void {
+  const url = new URL(location.href);
+  url.searchParams.set('lang', state.lang);
+  url.searchParams.set('img', state.imgDate);
+  url.searchParams.set('mode', state.imgMode);
+  history.replaceState(null, '', url);
 }
 
 async function checkHealth(): Promise<void> {
@@ -206,6 +273,9 @@ map.on('load', async () => {
   map.on('mouseleave', 'clues-fill', () => {
     map.getCanvas().style.cursor = '';
   });
+  const scenes = await fetch('/scenes?limit=1000');
+  if (scenes.ok) state.scenes = ((await scenes.json()) as { scenes: SceneInfo[] }).scenes;
+  imageryLayers();
   if (data.extent) map.fitBounds(data.extent as LngLatBoundsLike, { padding: 40, duration: 0 });
   renderList();
   (map.getSource('clues') as GeoJSONSource | undefined)?.setData(
@@ -214,11 +284,22 @@ map.on('load', async () => {
   document.body.dataset.ready = 'true';
 });
 
+$<HTMLSelectElement>('#img-date').value = state.imgDate;
+$<HTMLSelectElement>('#img-mode').value = state.imgMode;
+$<HTMLSelectElement>('#img-date').addEventListener('change', (e) => {
+  state.imgDate = (e.target as HTMLSelectElement).value as typeof state.imgDate;
+  syncUrl();
+  imageryLayers();
+});
+$<HTMLSelectElement>('#img-mode').addEventListener('change', (e) => {
+  state.imgMode = (e.target as HTMLSelectElement).value as typeof state.imgMode;
+  syncUrl();
+  imageryLayers();
+});
+
 $('#lang').addEventListener('click', () => {
   state.lang = state.lang === 'zh' ? 'en' : 'zh';
-  const url = new URL(location.href);
-  url.searchParams.set('lang', state.lang);
-  history.replaceState(null, '', url);
+  syncUrl();
   renderStatic();
   renderList();
   void checkHealth();

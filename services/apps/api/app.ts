@@ -14,6 +14,7 @@ import { isSkypatrolError } from '../../core/errors.ts';
 import { clueRoutes } from './routes/clues.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ogcRoutes } from './routes/ogc.ts';
+import { sceneRoutes } from './routes/scenes.ts';
 
 export interface AppDeps {
   pool: pg.Pool;
@@ -83,6 +84,7 @@ export async function build(
       tags: [
         { name: 'system', description: 'Health and metadata' },
         { name: 'clues', description: '线索 Clues found on satellite imagery' },
+        { name: 'scenes', description: '影像 Satellite scenes in the catalog' },
         { name: 'ogc', description: 'OGC API – Features (QGIS, GDAL)' },
       ],
     },
@@ -91,6 +93,7 @@ export async function build(
 
   await app.register(healthRoutes);
   await app.register(clueRoutes);
+  await app.register(sceneRoutes);
   await app.register(ogcRoutes, { prefix: '/ogc' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -92,8 +92,13 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program().parseAsync(argv);
   } catch (err) {
+    const sysErr = err as NodeJS.ErrnoException & { port?: number; address?: string };
     if (isSkypatrolError(err)) {
       process.stderr.write(`skypatrol: ${err.code}: ${err.message}\n`);
+    } else if (sysErr?.code === 'EADDRINUSE') {
+      process.stderr.write(
+        `skypatrol: ADDRESS_IN_USE: ${sysErr.address}:${sysErr.port} is already in use (choose another with --port or SKYPATROL_PORT)\n`,
+      );
     } else {
       process.stderr.write(`skypatrol: ${(err as Error)?.stack ?? String(err)}\n`);
     }
