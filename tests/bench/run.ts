@@ -39,7 +39,10 @@ for (const threads of [1, 2]) {
   const rand = mulberry32(1);
   const before = Float32Array.from({ length: C * n }, () => rand() * 0.3);
   const after = Float32Array.from({ length: C * n }, () => rand() * 0.3);
-  const feeds = { before: { data: before, dims: [1, C, 512, 512] }, after: { data: after, dims: [1, C, 512, 512] } };
+  const feeds = {
+    before: { data: before, dims: [1, C, 512, 512] },
+    after: { data: after, dims: [1, C, 512, 512] },
+  };
   await d.runner.run(feeds); // warm-up
   const times: number[] = [];
   for (let i = 0; i < 10; i++) times.push((await time(() => d.runner.run(feeds)))[1]);
@@ -63,7 +66,14 @@ for (let k = 0; k < 1500; k++) {
   }
 }
 const [polys, polyMs] = await time(() =>
-  polygonize({ width: W, height: W, probability: prob, threshold: 0.5, minAreaM2: 0, toLonLat: (x, y) => [120 + x * 1e-4, 49 - y * 1e-4] }),
+  polygonize({
+    width: W,
+    height: W,
+    probability: prob,
+    threshold: 0.5,
+    minAreaM2: 0,
+    toLonLat: (x, y) => [120 + x * 1e-4, 49 - y * 1e-4],
+  }),
 );
 
 // 3. The whole detect slice on each OSCD city (read + align + model + polygons).
@@ -71,7 +81,9 @@ const cityRows: string[] = [];
 if (existsSync(OSCD)) {
   const d = await loadDetector(join(ROOT, 'detectors'), 'change', 0);
   for (const city of ['paris', 'bercy', 'nantes', 'mumbai']) {
-    const [pair, readMs] = await time(() => readAlignedPair(join(OSCD, city, 'imgs_1'), join(OSCD, city, 'imgs_2'), d.manifest));
+    const [pair, readMs] = await time(() =>
+      readAlignedPair(join(OSCD, city, 'imgs_1'), join(OSCD, city, 'imgs_2'), d.manifest),
+    );
     const [p, modelMs] = await time(() => runTiled(d.runner, d.manifest, pair));
     const g = pair.before.stack.grid;
     const [out, polyCityMs] = await time(() =>

@@ -82,7 +82,9 @@ export function program(): Command {
   cli
     .command('demo')
     .description('run the demo: detect on a real Sentinel-2 pair, store clues, serve the map')
-    .addOption(new Option('--city <names>', 'comma-separated OSCD cities for the slice').default('paris,bercy'))
+    .addOption(
+      new Option('--city <names>', 'comma-separated OSCD cities for the slice').default('paris,bercy'),
+    )
     .option('--no-serve', 'do everything but serving')
     .action(async (opts) => demoCommand(loadConfig(), opts));
   return cli;
