@@ -2,39 +2,8 @@ import type pg from 'pg';
 import { insertClues } from '../adapters/postgis/clue-store.ts';
 import { withTransaction } from '../adapters/postgis/pool.ts';
 import { upsertScene } from '../adapters/postgis/scene-store.ts';
-import type { SceneAsset, SceneFolder } from '../adapters/raster/scene-folder.ts';
-import { toLonLatFn } from '../domain/geo/crs.ts';
-import { gridBounds } from '../domain/geo/grid.ts';
+import { sceneFolderRecord } from './catalog.ts';
 import type { DetectionResult } from './detect-pair.ts';
-
-function lonLatBounds(epsg: number, b: [number, number, number, number]): [number, number, number, number] {
-  const f = toLonLatFn(epsg)!;
-  const corners = [f(b[0], b[1]), f(b[0], b[3]), f(b[2], b[1]), f(b[2], b[3])];
-  return [
-    Math.min(...corners.map((c) => c[0])),
-    Math.min(...corners.map((c) => c[1])),
-    Math.max(...corners.map((c) => c[0])),
-    Math.max(...corners.map((c) => c[1])),
-  ];
-}
-
-function sceneRecord(
-  scene: SceneFolder,
-  assets: SceneAsset[],
-  bbox: [number, number, number, number],
-  epsg: number,
-) {
-  return {
-    id: scene.id,
-    sensor: `${scene.sensor}-${scene.level.toLowerCase()}`,
-    platform: scene.platform,
-    datetime: scene.datetime,
-    epsg,
-    bbox,
-    assets: Object.fromEntries(assets.map((a) => [a.band, { href: a.path, sha256: a.sha256 }])),
-    source: scene.dir,
-  };
-}
 
 /**
  * Persist a detection: both scenes in the catalog and every polygon as a clue, in one
@@ -48,7 +17,6 @@ export async function storeDetection(
 ): Promise<number[]> {
   const { pair } = result;
   const grid = pair.before.stack.grid;
-  const bbox = lonLatBounds(grid.epsg, gridBounds(grid));
   return withTransaction(pool, async (client) => {
     if (idempotencyKey) {
       // A retried job must not store its clues twice: serialise on the key, then look.
@@ -59,8 +27,8 @@ export async function storeDetection(
       );
       if (done.rowCount) return done.rows.map((r) => r.id);
     }
-    await upsertScene(client, sceneRecord(pair.before.scene, pair.before.stack.assets, bbox, grid.epsg));
-    await upsertScene(client, sceneRecord(pair.after.scene, pair.after.stack.assets, bbox, grid.epsg));
+    await upsertScene(client, sceneFolderRecord(pair.before.scene, pair.before.stack.assets, grid));
+    await upsertScene(client, sceneFolderRecord(pair.after.scene, pair.after.stack.assets, grid));
     return insertClues(client, result.features, {
       actor,
       inputs: {

@@ -87,7 +87,16 @@ export async function openSceneFolder(dir: string): Promise<SceneFolder> {
   const level = /L2A/i.test(first) ? 'L2A' : 'L1C';
   const platform = /^S2B/i.test(first) ? 'sentinel-2b' : /^S2A/i.test(first) ? 'sentinel-2a' : 'sentinel-2';
   const datetime = await datetimeOf(abs, bandNames);
-  const id = first.replace(BAND_FILE, '');
+  // Several folders can hold crops of the same product (same file names): the id carries a
+  // short hash of the crop's grid so each crop is its own scene.
+  const probe = await openGeoTiff(join(abs, first));
+  await probe.close();
+  const g = probe.grid;
+  const crop = createHash('sha256')
+    .update(`${g.epsg} ${g.width} ${g.height} ${g.originX} ${g.originY} ${g.resX} ${g.resY}`)
+    .digest('hex')
+    .slice(0, 8);
+  const id = `${first.replace(BAND_FILE, '')}-${crop}`;
   return { id, dir: abs, sensor: 'sentinel-2', platform, level, datetime, files };
 }
 

@@ -5,6 +5,13 @@ import { dbMigrateCommand } from './commands/db.ts';
 import { demoCommand } from './commands/demo.ts';
 import { detectCommand } from './commands/detect.ts';
 import { detectorsListCommand, detectorsTrainCommand } from './commands/detectors.ts';
+import {
+  scenesAddCommand,
+  scenesImportFolderCommand,
+  scenesListCommand,
+  scenesSearchApiCommand,
+  scenesSearchCommand,
+} from './commands/scenes.ts';
 import { serveCommand } from './commands/serve.ts';
 import { workerCommand } from './commands/worker.ts';
 
@@ -60,6 +67,45 @@ export function program(): Command {
     .option('--threshold <p>', "probability threshold (default: the detector's)", fraction)
     .option('--min-area <m2>', "minimum mapping unit in m² (default: the detector's)", nonNegative)
     .action(async (opts) => detectCommand(loadConfig(), opts));
+
+  const scenes = cli.command('scenes').description('the scene catalog (STAC items, scene folders)');
+  scenes
+    .command('add')
+    .description('catalogue a STAC Item, ItemCollection, or static Catalog/Collection (file or http(s) URL)')
+    .argument('<source>', 'item.json | collection.json | catalog.json | URL')
+    .action(async (source) => scenesAddCommand(loadConfig(), source));
+  scenes
+    .command('import-folder')
+    .description('catalogue a folder of per-band GeoTIFFs (…_B02.tif, …)')
+    .argument('<dir>', 'folder of band files')
+    .option('--sensor <id>', 'sentinel-2-l1c or sentinel-2-l2a (default: from the file names)')
+    .action(async (dir, opts) => scenesImportFolderCommand(loadConfig(), dir, opts));
+  scenes
+    .command('list')
+    .description('list catalogued scenes')
+    .option('--failed', 'list the scenes that failed to import, with their reason')
+    .option('--json', 'print JSON')
+    .action(async (opts) => scenesListCommand(loadConfig(), opts));
+  scenes
+    .command('search')
+    .description('search the catalog')
+    .option('--bbox <w,s,e,n>', 'intersecting this extent (EPSG:4326)')
+    .option('--from <date>', 'acquired on or after (ISO 8601)')
+    .option('--to <date>', 'acquired on or before (ISO 8601)')
+    .option('--sensor <id>', 'sentinel-2-l2a, sentinel-2-l1c, landsat-c2-l2, gf-wfv, gf-pms')
+    .option('--max-cloud <percent>', 'at most this eo:cloud_cover', nonNegative)
+    .option('--json', 'print JSON')
+    .action(async (opts) => scenesSearchCommand(loadConfig(), opts));
+  scenes
+    .command('search-api')
+    .description('search a STAC API (POST /search, paged) and catalogue the results')
+    .argument('<api>', 'STAC API root URL')
+    .option('--bbox <w,s,e,n>', 'extent (EPSG:4326)')
+    .option('--datetime <interval>', 'RFC 3339 instant or interval, e.g. 2024-06-01/2024-08-31')
+    .option('--collections <ids>', 'comma-separated collection ids')
+    .option('--limit <n>', 'page size', (v) => Number.parseInt(v, 10))
+    .option('--max <n>', 'stop after this many items', (v) => Number.parseInt(v, 10))
+    .action(async (api, opts) => scenesSearchApiCommand(loadConfig(), api, opts));
 
   const detectors = cli.command('detectors').description('detector models');
   detectors
