@@ -44,7 +44,22 @@ export function sceneFolderRecord(scene: SceneFolder, assets: SceneAsset[], grid
   };
 }
 
-async function importItems(pool: pg.Pool, loaded: LoadedItem[], source: string): Promise<ImportReport> {
+/** HEAD a remote asset: 404 → missing band; network trouble is left for read time. */
+async function remoteAssetMissing(href: string): Promise<boolean> {
+  try {
+    const res = await fetch(href, { method: 'HEAD', signal: AbortSignal.timeout(10_000) });
+    return res.status === 404 || res.status === 410;
+  } catch {
+    return false;
+  }
+}
+
+async function importItems(
+  pool: pg.Pool,
+  loaded: LoadedItem[],
+  source: string,
+  verifyRemote = false,
+): Promise<ImportReport> {
   const report: ImportReport = { added: [], failed: [] };
   // Each item stands alone: one bad item is recorded as failed and the rest go on.
   for (const { item, base } of loaded) {
@@ -54,7 +69,15 @@ async function importItems(pool: pg.Pool, loaded: LoadedItem[], source: string):
       const d = describeItem(item, base);
       const sha: Record<string, string> = {};
       for (const [band, a] of Object.entries(d.bands)) {
-        if (!a!.href.startsWith('file:')) continue;
+        if (!a!.href.startsWith('file:')) {
+          if (verifyRemote && (await remoteAssetMissing(a!.href))) {
+            throw new SkypatrolError(
+              'SCENE_MISSING_BAND',
+              `STAC item ${d.id}: asset "${a!.key}" (${band}) not found at ${a!.href}`,
+            );
+          }
+          continue;
+        }
         const path = fileURLToPath(a!.href);
         try {
           await access(path);
@@ -87,9 +110,16 @@ async function importItems(pool: pg.Pool, loaded: LoadedItem[], source: string):
   return report;
 }
 
-/** `scenes add`: an Item, ItemCollection, or static Catalog/Collection (file or URL). */
-export async function addStac(pool: pg.Pool, source: string): Promise<ImportReport> {
-  return importItems(pool, await loadStac(source), source);
+/**
+ * `scenes add`: an Item, ItemCollection, or static Catalog/Collection (file or URL). Local
+ * assets are always checked and hashed; remote ones are checked with HEAD when `verify`.
+ */
+export async function addStac(
+  pool: pg.Pool,
+  source: string,
+  options: { verify?: boolean } = {},
+): Promise<ImportReport> {
+  return importItems(pool, await loadStac(source), source, options.verify);
 }
 
 /** Search a STAC API and catalogue what it returns. */

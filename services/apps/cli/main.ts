@@ -73,7 +73,8 @@ export function program(): Command {
     .command('add')
     .description('catalogue a STAC Item, ItemCollection, or static Catalog/Collection (file or http(s) URL)')
     .argument('<source>', 'item.json | collection.json | catalog.json | URL')
-    .action(async (source) => scenesAddCommand(loadConfig(), source));
+    .option('--verify', 'also check remote assets exist (HEAD); local assets are always checked')
+    .action(async (source, opts) => scenesAddCommand(loadConfig(), source, opts));
   scenes
     .command('import-folder')
     .description('catalogue a folder of per-band GeoTIFFs (…_B02.tif, …)')

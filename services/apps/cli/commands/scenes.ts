@@ -25,8 +25,12 @@ function printReport(r: ImportReport): void {
   if (r.failed.length && !r.added.length) process.exitCode = 1;
 }
 
-export async function scenesAddCommand(config: Config, source: string): Promise<void> {
-  printReport(await withPool(config, (pool) => addStac(pool, source)));
+export async function scenesAddCommand(
+  config: Config,
+  source: string,
+  opts: { verify?: boolean } = {},
+): Promise<void> {
+  printReport(await withPool(config, (pool) => addStac(pool, source, { verify: !!opts.verify })));
 }
 
 export async function scenesImportFolderCommand(
