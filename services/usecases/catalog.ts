@@ -68,6 +68,7 @@ async function importItems(
     try {
       const d = describeItem(item, base);
       const sha: Record<string, string> = {};
+      const hashed = new Map<string, string>(); // a multi-band file is hashed once
       for (const [band, a] of Object.entries(d.bands)) {
         if (!a!.href.startsWith('file:')) {
           if (verifyRemote && (await remoteAssetMissing(a!.href))) {
@@ -87,7 +88,8 @@ async function importItems(
             `STAC item ${d.id}: asset "${a!.key}" (${band}) not found at ${path}`,
           );
         }
-        sha[band] = await sha256File(path);
+        sha[band] = hashed.get(path) ?? (await sha256File(path));
+        hashed.set(path, sha[band]!);
       }
       if (d.mask.href?.startsWith('file:')) {
         try {

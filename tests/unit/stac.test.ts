@@ -175,6 +175,25 @@ describe('describeItem', () => {
     ).toThrow(expect.objectContaining({ code: 'SCENE_INVALID' }));
   });
 
+  it('splits a multi-band asset (a 4-band GF GeoTIFF) into its declared bands', () => {
+    const d = describeItem(
+      item({
+        collection: 'gf1-wfv',
+        properties: { datetime: '2024-07-01T03:00:00Z', platform: 'gf-1' },
+        assets: {
+          data: {
+            href: 'gf.tif',
+            'eo:bands': ['blue', 'green', 'red', 'nir'].map((c) => ({ common_name: c })),
+            'raster:bands': [1, 2, 3, 4].map((k) => ({ scale: k * 1e-4, offset: 0 })),
+          },
+        },
+      }),
+      BASE,
+    );
+    expect(Object.keys(d.bands).sort()).toEqual(['blue', 'green', 'nir', 'red']);
+    expect(d.bands.red).toMatchObject({ key: 'data', index: 2, declaredBands: 4, scale: 3e-4 });
+  });
+
   it('reads proj:code (STAC projection v2) when proj:epsg is absent', () => {
     const p = { ...item().properties };
     delete p['proj:epsg'];

@@ -49,6 +49,9 @@ export interface StacItem {
 export interface BandAsset {
   key: string;
   href: string;
+  /** 0-based band of the file holding this band; `declaredBands` the item says the file has. */
+  index: number;
+  declaredBands: number;
   common: CanonicalBand;
   /** DN → reflectance: value·scale + offset. */
   scale: number;
@@ -156,46 +159,56 @@ export function describeItem(item: StacItem, baseHref: string): SceneDescriptor 
     const isRaster = (asset.type && RASTER_TYPE.test(asset.type)) || RASTER_EXT.test(asset.href);
     if (!isRaster || asset.roles?.some((r) => r === 'thumbnail' || r === 'overview' || r === 'metadata'))
       continue;
-    const eo = asset['eo:bands']?.[0];
-    const unified = asset.bands?.[0];
-    let common: string | undefined = eo?.common_name ?? unified?.['eo:common_name'];
-    const fromProfile = keys[key] ?? lowerKeys.get(key.toLowerCase());
-    if (common === 'nir08' && sensor === 'landsat-c2-l2') common = 'nir';
-    if (!common && fromProfile) common = fromProfile.common;
-    if (!common || !isCanonicalBand(common)) continue;
-    if (bands[common]) continue; // first asset of a band wins (e.g. `red` before `B04`)
+    const eoList = asset['eo:bands'] ?? [];
+    const unifiedList = asset.bands ?? [];
+    const rasterList = asset['raster:bands'] ?? [];
+    const declared = Math.max(eoList.length, unifiedList.length, rasterList.length, 1);
+    // A multi-band asset (e.g. a 4-band GF GeoTIFF) yields one band per declared entry.
+    for (let index = 0; index < declared; index++) {
+      const eo = eoList[index];
+      const unified = unifiedList[index];
+      let common: string | undefined = eo?.common_name ?? unified?.['eo:common_name'];
+      const fromProfile = declared === 1 ? (keys[key] ?? lowerKeys.get(key.toLowerCase())) : undefined;
+      if (common === 'nir08' && sensor === 'landsat-c2-l2') common = 'nir';
+      if (!common && fromProfile) common = fromProfile.common;
+      if (!common || !isCanonicalBand(common)) continue;
+      if (bands[common]) continue; // first asset of a band wins (e.g. `red` before `B04`)
 
-    const rb = asset['raster:bands']?.[0];
-    let scale = num(rb?.scale) ?? num(unified?.['raster:scale']);
-    let offset = num(rb?.offset) ?? num(unified?.['raster:offset']);
-    const nodata = num(rb?.nodata) ?? num(unified?.nodata) ?? profile.nodata;
-    const esun = num(eo?.solar_illumination);
-    if (scale !== null && rb?.unit && /W/.test(rb.unit) && esun && sunElevation !== null) {
-      // Radiance (GF gain/offset) → TOA reflectance: ρ = π·L·d² / (ESUN·cos θz).
-      const k =
-        (Math.PI * earthSunDistance(datetime) ** 2) / (esun * Math.sin((sunElevation * Math.PI) / 180));
-      scale *= k;
-      offset = (offset ?? 0) * k;
+      const rb = rasterList[index];
+      let scale = num(rb?.scale) ?? num(unified?.['raster:scale']);
+      let offset = num(rb?.offset) ?? num(unified?.['raster:offset']);
+      const nodata = num(rb?.nodata) ?? num(unified?.nodata) ?? profile.nodata;
+      const esun = num(eo?.solar_illumination);
+      if (scale !== null && rb?.unit && /W/.test(rb.unit) && esun && sunElevation !== null) {
+        // Radiance (GF gain/offset) → TOA reflectance: ρ = π·L·d² / (ESUN·cos θz).
+        const k =
+          (Math.PI * earthSunDistance(datetime) ** 2) / (esun * Math.sin((sunElevation * Math.PI) / 180));
+        scale *= k;
+        offset = (offset ?? 0) * k;
+      }
+      if (scale === null) {
+        if (!defaultScaling) {
+          throw invalid(
+            id,
+            `asset "${key}" has no raster:bands scale/offset and ${profile.name} has no fixed scaling`,
+          );
+        }
+        scale = defaultScaling.scale;
+        offset ??= defaultScaling.offset;
+      }
+      bands[common] = {
+        key,
+        href,
+        index,
+        declaredBands: declared,
+        common,
+        scale,
+        offset: offset ?? 0,
+        nodata,
+        gsd: num(asset.gsd) ?? fromProfile?.gsd ?? null,
+        checksum: typeof asset['file:checksum'] === 'string' ? asset['file:checksum'] : null,
+      };
     }
-    if (scale === null) {
-      if (!defaultScaling)
-        throw invalid(
-          id,
-          `asset "${key}" has no raster:bands scale/offset and ${profile.name} has no fixed scaling`,
-        );
-      scale = defaultScaling.scale;
-      offset ??= defaultScaling.offset;
-    }
-    bands[common] = {
-      key,
-      href,
-      common,
-      scale,
-      offset: offset ?? 0,
-      nodata,
-      gsd: num(asset.gsd) ?? fromProfile?.gsd ?? null,
-      checksum: typeof asset['file:checksum'] === 'string' ? asset['file:checksum'] : null,
-    };
   }
   if (!Object.keys(bands).length)
     throw invalid(id, 'no band asset could be identified (eo:bands common_name or conventional keys)');
