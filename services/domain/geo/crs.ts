@@ -35,3 +35,48 @@ export function toLonLatFn(epsg: number): ((x: number, y: number) => [number, nu
   const converter = proj4(def, 'EPSG:4326');
   return (x, y) => converter.forward([x, y]) as [number, number];
 }
+
+/** A function from [lon, lat] to map coordinates in `epsg` (inverse of `toLonLatFn`); null when unknown. */
+export function fromLonLatFn(epsg: number): ((lon: number, lat: number) => [number, number]) | null {
+  if (isGeographic(epsg)) return (lon, lat) => [lon, lat];
+  const def = proj4Definition(epsg);
+  if (!def) return null;
+  const converter = proj4(def, 'EPSG:4326');
+  return (lon, lat) => converter.inverse([lon, lat]) as [number, number];
+}
+
+/**
+ * A function from map coordinates in `fromEpsg` to map coordinates in `toEpsg`; null when either
+ * CRS is unknown. One proj4 pipeline instead of two calls through lon/lat; the datum handling is
+ * the same as `toLonLatFn`/`fromLonLatFn` (CGCS2000 ≡ WGS84).
+ */
+export function transformFn(
+  fromEpsg: number,
+  toEpsg: number,
+): ((x: number, y: number) => [number, number]) | null {
+  const from = proj4Definition(fromEpsg);
+  const to = proj4Definition(toEpsg);
+  if (!from || !to) return null;
+  if (sameCrs(fromEpsg, toEpsg)) return (x, y) => [x, y];
+  const converter = proj4(from, to);
+  return (x, y) => converter.forward([x, y]) as [number, number];
+}
+
+/** True when the two EPSG codes denote the same coordinates (4326 and 4490 are treated as one). */
+export function sameCrs(a: number, b: number): boolean {
+  return a === b || (isGeographic(a) && isGeographic(b));
+}
+
+/** Standard 6° UTM zone number (1–60) of a longitude; 180°E belongs to zone 60. */
+export function utmZoneOf(lon: number): number {
+  return Math.min(60, Math.max(1, Math.floor((lon + 180) / 6) + 1));
+}
+
+/**
+ * EPSG code of the WGS84 UTM zone of a point: 326zz north of the equator (lat ≥ 0), 327zz south.
+ * Standard 6° zones only: the Norway (32V) and Svalbard (31X–37X) exceptions are deliberately
+ * ignored so that the zone depends on longitude alone.
+ */
+export function utmZoneEpsg(lon: number, lat: number): number {
+  return (lat >= 0 ? 32600 : 32700) + utmZoneOf(lon);
+}
