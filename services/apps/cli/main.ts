@@ -13,6 +13,7 @@ import {
   scenesSearchCommand,
 } from './commands/scenes.ts';
 import { serveCommand } from './commands/serve.ts';
+import { tilesListCommand, tilesReadCommand } from './commands/tiles.ts';
 import { workerCommand } from './commands/worker.ts';
 
 const port = (v: string) => {
@@ -134,6 +135,34 @@ export function program(): Command {
     )
     .option('--no-serve', 'do everything but serving')
     .action(async (opts) => demoCommand(loadConfig(), opts));
+  cli
+    .command('raster')
+    .description('GeoTIFF / COG rasters, local or over HTTP')
+    .command('info')
+    .argument('<href>', 'local path, file:// or http(s):// URL')
+    .description('print size, bands, dtype, EPSG, bounds, tiling, overviews, nodata and compression as JSON')
+    .action(async (href: string) =>
+      (await import('./commands/raster.ts')).rasterInfoCommand(loadConfig(), href),
+    );
+
+  const tiles = cli.command('tiles').description('the 10 m UTM analysis grid');
+  tiles
+    .command('list')
+    .description('tiles covering an area (GeoJSON Polygon/MultiPolygon in lon/lat)')
+    .requiredOption('--aoi <file>', 'GeoJSON file')
+    .option('--json', 'print the ids as JSON')
+    .action(async (opts) => tilesListCommand(loadConfig(), opts));
+  tiles
+    .command('read')
+    .description('composite a tile from the catalogued scenes of a time window')
+    .argument('<id>', 'tile id, e.g. 50N-0048-0517')
+    .requiredOption('--from <date>', 'window start (ISO 8601)')
+    .requiredOption('--to <date>', 'window end (ISO 8601)')
+    .option('--sensors <ids>', 'comma-separated sensor ids')
+    .addOption(new Option('--method <m>', 'per-pixel choice').choices(['best', 'median']).default('best'))
+    .option('--bands <list>', 'canonical bands', 'blue,green,red,nir')
+    .option('--png <file>', 'write a true-colour PNG of the composite')
+    .action(async (id, opts) => tilesReadCommand(loadConfig(), id, opts));
   return cli;
 }
 
