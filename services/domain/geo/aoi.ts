@@ -58,7 +58,7 @@ export function aoiFromGeoJson(doc: unknown): AoiGeometry & { type: 'MultiPolygo
   if (d?.type === 'FeatureCollection') {
     if (!Array.isArray(d.features) || d.features.length === 0)
       throw new SkypatrolError('VALIDATION', 'AOI: the FeatureCollection is empty');
-    d.features.forEach((f, i) => add(f?.geometry, `feature ${i}`));
+    for (const [i, f] of d.features.entries()) add(f?.geometry, `feature ${i}`);
   } else if (d?.type === 'Feature') add(d.geometry, 'feature 0');
   else add(d, 'geometry');
   return { type: 'MultiPolygon', coordinates: polygons };
