@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { markSceneFailed } from '../adapters/postgis/scene-store.ts';
 import type { BlockCache } from '../adapters/raster/block-cache.ts';
 import { openRaster } from '../adapters/raster/source.ts';
 import { SkypatrolError, wrapError } from '../core/errors.ts';
@@ -199,6 +200,8 @@ export async function compositeTile(
     } catch (err) {
       const e = wrapError(err, 'SCENE_CORRUPT', `scene ${scene.id}`);
       failed.push({ sceneId: scene.id, code: e.code, message: e.message });
+      // A broken scene is taken out of the catalog with its reason; a network hiccup is not.
+      if (!e.retryable) await markSceneFailed(pool, scene.id, e.code, e.message);
     }
   }
   if (!observations.length) return null;

@@ -146,3 +146,12 @@ export async function searchScenes(db: Db, q: SceneSearch): Promise<SceneRow[]> 
   );
   return rows;
 }
+
+/** Mark a catalogued scene unusable after a read found it broken (keeps its metadata). */
+export async function markSceneFailed(db: Db, id: string, code: string, message: string): Promise<void> {
+  await db.query("UPDATE scenes SET status = 'failed', error_code = $2, error = $3 WHERE id = $1", [
+    id,
+    code,
+    message,
+  ]);
+}
