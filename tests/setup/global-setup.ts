@@ -7,6 +7,7 @@ import { testDatabaseBase, testRedisUrl } from '../support/env.ts';
 declare module 'vitest' {
   export interface ProvidedContext {
     templateDatabaseUrl: string;
+    testRunId: number;
   }
 }
 
@@ -27,13 +28,25 @@ export default async function setup(project: TestProject): Promise<() => Promise
       `tests need PostgreSQL at ${admin.host} (run "npm test", which sets it up): ${(err as Error).message}`,
     );
   }
-  const template = `${new URL(base).pathname.slice(1)}_template`;
-  // Leftovers of an interrupted run: drop clones older than this run.
-  const stale = await client.query<{ datname: string }>(
-    "SELECT datname FROM pg_database WHERE datname LIKE 'skypatrol_t_%'",
+  // Names carry this run's pid, so two test runs on one machine never touch each other's
+  // databases; leftovers of runs whose process is gone are dropped.
+  const runId = process.pid;
+  const template = `${new URL(base).pathname.slice(1)}_tpl_${runId}`;
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
+  const existing = await client.query<{ datname: string }>(
+    "SELECT datname FROM pg_database WHERE datname ~ '^skypatrol_t_[0-9]+_' OR datname ~ '_tpl_[0-9]+$'",
   );
-  for (const r of stale.rows) await client.query(`DROP DATABASE IF EXISTS "${r.datname}" WITH (FORCE)`);
-  await client.query(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`);
+  for (const { datname } of existing.rows) {
+    const pid = Number(/^skypatrol_t_(\d+)_/.exec(datname)?.[1] ?? /_tpl_(\d+)$/.exec(datname)?.[1]);
+    if (pid === runId || !alive(pid)) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+  }
   await client.end();
 
   const templateUrl = new URL(base);
@@ -56,6 +69,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     redis.disconnect();
   }
   project.provide('templateDatabaseUrl', templateUrl.toString());
+  project.provide('testRunId', runId);
   return async () => {
     const c = new pg.Client({ connectionString: admin.toString() });
     await c.connect();

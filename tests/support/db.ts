@@ -12,7 +12,7 @@ export interface TestDatabase {
 /** A private, migrated database cloned from the run's template; drop it in afterAll. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const template = new URL(inject('templateDatabaseUrl'));
-  const name = `skypatrol_t_${randomBytes(6).toString('hex')}`;
+  const name = `skypatrol_t_${inject('testRunId')}_${randomBytes(6).toString('hex')}`;
   const admin = new URL(template);
   admin.pathname = '/postgres';
   const client = new pg.Client({ connectionString: admin.toString() });
