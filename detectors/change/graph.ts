@@ -8,10 +8,10 @@ import type { CanonicalBand } from '../../services/domain/imagery/bands.ts';
  *   before, after [1,6,H,W] (blue, green, red, nir, swir16, swir22 reflectance)
  *   → per-pixel band differences, neighbourhood (5×5) mean of |difference|,
  *     NDVI / NDBI / MNDWI of each date and their differences (plain and 5×5 mean of |·|)
- *   → a learned 1×1 convolution (logistic regression over the 24 features)
+ *   → a learned 1×1 convolution (logistic regression over the 21 features)
  *   → sigmoid → 3×3 mean → `probability` [1,1,H,W].
  *
- * `buildChangeGraph(null)` stops at the features (output `features` [1,24,H,W]); training
+ * `buildChangeGraph(null)` stops at the features (output `features` [1,21,H,W]); training
  * runs that graph to get exactly the features the final model sees.
  */
 export const CHANGE_BANDS: readonly CanonicalBand[] = ['blue', 'green', 'red', 'nir', 'swir16', 'swir22'];
