@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: speed and memory of the first slice, written to docs/benchmarks.md with
+ * `npm run bench`: speed and memory of the first slice, written to docs/benchmarks-slice.md (assembled into docs/benchmarks.md) with
  * the machine and date. Figures are measured, never asserted.
  */
 import { existsSync } from 'node:fs';
@@ -135,5 +135,5 @@ rows.push(
   `Peak RSS during the run: ${(peakRss / 2 ** 20).toFixed(0)} MiB.`,
   '',
 );
-await writeFile(join(ROOT, 'docs/benchmarks.md'), rows.join('\n'));
+await writeFile(join(ROOT, 'docs/benchmarks-slice.md'), rows.join('\n'));
 console.log(rows.join('\n'));
