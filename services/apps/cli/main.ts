@@ -15,6 +15,7 @@ import {
 import { serveCommand } from './commands/serve.ts';
 import { tilesListCommand, tilesReadCommand } from './commands/tiles.ts';
 import { workerCommand } from './commands/worker.ts';
+import { registerZonesCommands } from './commands/zones.ts';
 
 const port = (v: string) => {
   const n = Number(v);
@@ -163,6 +164,7 @@ export function program(): Command {
     .option('--bands <list>', 'canonical bands', 'blue,green,red,nir')
     .option('--png <file>', 'write a true-colour PNG of the composite')
     .action(async (id, opts) => tilesReadCommand(loadConfig(), id, opts));
+  registerZonesCommands(cli, loadConfig);
   return cli;
 }
 
