@@ -28,6 +28,7 @@ const EnvSchema = z.object({
   SKYPATROL_ONNX_THREADS: z.coerce.number().int().min(0).max(64).default(0),
   SKYPATROL_WEB_DIR: z.string().min(1).default('web/dist'),
   SKYPATROL_SHARED_DATA: z.string().min(1).default('../shared/data'),
+  SKYPATROL_REQUIRE_LOGIN: z.enum(['true', 'false']).optional(),
 });
 
 export interface Config {
@@ -44,6 +45,8 @@ export interface Config {
   webDir: string;
   /** Read-only reference data (OSCD pairs, real rasters, Hulunbuir geography). */
   sharedDataDir: string;
+  /** Anonymous readers get 401 when true (default: true when NODE_ENV=production). */
+  requireLogin: boolean;
 }
 
 /** Parse configuration from an environment map; throws CONFIG_INVALID naming every bad key. */
@@ -67,5 +70,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     onnxThreads: e.SKYPATROL_ONNX_THREADS,
     webDir: e.SKYPATROL_WEB_DIR,
     sharedDataDir: e.SKYPATROL_SHARED_DATA,
+    requireLogin: e.SKYPATROL_REQUIRE_LOGIN
+      ? e.SKYPATROL_REQUIRE_LOGIN === 'true'
+      : cleaned.NODE_ENV === 'production',
   };
 }

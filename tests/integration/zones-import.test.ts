@@ -583,12 +583,12 @@ describe('zones import: rejections write nothing', () => {
       /not an EPSG code/,
     );
     const crs = writeJson(
-      'crs3857.geojson',
+      'crs2154.geojson',
       collection([feature({}, square(120, 49))], {
-        crs: { type: 'name', properties: { name: 'EPSG:3857' } },
+        crs: { type: 'name', properties: { name: 'EPSG:2154' } },
       }),
     );
-    await expectRejected({ file: crs, kind: 'grassland' }, 'ZONES_UNKNOWN_SRS', /"crs" member EPSG:3857/);
+    await expectRejected({ file: crs, kind: 'grassland' }, 'ZONES_UNKNOWN_SRS', /"crs" member EPSG:2154/);
   });
 
   it('a zip without .shp', async () => {

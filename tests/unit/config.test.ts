@@ -26,7 +26,15 @@ describe('loadConfig', () => {
       onnxThreads: 0,
       webDir: 'web/dist',
       sharedDataDir: '../shared/data',
+      requireLogin: false,
     });
+  });
+
+  it('requires login by default in production, and as SKYPATROL_REQUIRE_LOGIN says otherwise', () => {
+    expect(loadConfig({ NODE_ENV: 'production' }).requireLogin).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', SKYPATROL_REQUIRE_LOGIN: 'false' }).requireLogin).toBe(false);
+    expect(loadConfig({ SKYPATROL_REQUIRE_LOGIN: 'true' }).requireLogin).toBe(true);
+    expect(() => loadConfig({ SKYPATROL_REQUIRE_LOGIN: 'yes' })).toThrow(/SKYPATROL_REQUIRE_LOGIN/);
   });
 
   it('treats empty strings as unset', () => {

@@ -14,6 +14,7 @@ import { isSkypatrolError } from '../../core/errors.ts';
 import { clueRoutes } from './routes/clues.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ogcRoutes } from './routes/ogc.ts';
+import { reviewPlugin } from './routes/review.ts';
 import { sceneRoutes } from './routes/scenes.ts';
 
 export interface AppDeps {
@@ -95,6 +96,7 @@ export async function build(
   await app.register(clueRoutes);
   await app.register(sceneRoutes);
   await app.register(ogcRoutes, { prefix: '/ogc' });
+  await app.register(reviewPlugin);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const webDir = resolve(config.webDir);

@@ -14,6 +14,7 @@ import {
 } from './commands/scenes.ts';
 import { serveCommand } from './commands/serve.ts';
 import { tilesListCommand, tilesReadCommand } from './commands/tiles.ts';
+import { registerUsersCommands } from './commands/users.ts';
 import { workerCommand } from './commands/worker.ts';
 import { registerZonesCommands } from './commands/zones.ts';
 
@@ -165,6 +166,7 @@ export function program(): Command {
     .option('--png <file>', 'write a true-colour PNG of the composite')
     .action(async (id, opts) => tilesReadCommand(loadConfig(), id, opts));
   registerZonesCommands(cli, loadConfig);
+  registerUsersCommands(cli, loadConfig);
   return cli;
 }
 

@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { cluesExtent, getClue, queryClues } from '../../../adapters/postgis/clue-store.ts';
 import { SkypatrolError } from '../../../core/errors.ts';
 import { CLUE_STATUSES } from '../../../domain/clues/status.ts';
+import { cluesExtentFor, getClueFor, queryCluesFor } from '../plugins/auth.ts';
 import { parseBbox } from './params.ts';
 
 export const ClueProperties = Type.Object(
@@ -43,14 +43,14 @@ export async function clueRoutes(app: FastifyInstance): Promise<void> {
         limit: number;
         offset: number;
       };
-      const { total, rows } = await queryClues(app.deps.pool, {
+      const { total, rows } = await queryCluesFor(req, app.deps.pool, {
         ...(q.bbox ? { bbox: parseBbox(q.bbox) } : {}),
         ...(q.scenario ? { scenario: q.scenario } : {}),
         ...(q.status ? { status: q.status } : {}),
         limit: q.limit,
         offset: q.offset,
       });
-      const extent = await cluesExtent(app.deps.pool);
+      const extent = await cluesExtentFor(req, app.deps.pool);
       return {
         type: 'FeatureCollection',
         total,
@@ -76,7 +76,7 @@ export async function clueRoutes(app: FastifyInstance): Promise<void> {
     },
     async (req) => {
       const { id } = req.params as { id: number };
-      const clue = await getClue(app.deps.pool, id);
+      const clue = await getClueFor(req, app.deps.pool, id);
       if (!clue) throw new SkypatrolError('NOT_FOUND', `clue ${id} does not exist`);
       return {
         type: 'Feature',

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { cluesExtent, getClue, queryClues } from '../../../adapters/postgis/clue-store.ts';
 import { SkypatrolError } from '../../../core/errors.ts';
+import { cluesExtentFor, getClueFor, queryCluesFor } from '../plugins/auth.ts';
 import { parseBbox, parseDatetime } from './params.ts';
 
 /**
@@ -22,7 +22,7 @@ function base(req: FastifyRequest): string {
 export async function ogcRoutes(app: FastifyInstance): Promise<void> {
   const collection = async (req: FastifyRequest) => {
     const root = `${base(req)}/ogc`;
-    const extent = await cluesExtent(app.deps.pool);
+    const extent = await cluesExtentFor(req, app.deps.pool);
     return {
       id: 'clues',
       title: '线索 Clues',
@@ -130,7 +130,7 @@ export async function ogcRoutes(app: FastifyInstance): Promise<void> {
         scenario?: string;
         status?: string;
       };
-      const { total, rows } = await queryClues(app.deps.pool, {
+      const { total, rows } = await queryCluesFor(req, app.deps.pool, {
         ...(q.bbox ? { bbox: parseBbox(q.bbox) } : {}),
         ...(q.datetime ? parseDatetime(q.datetime) : {}),
         ...(q.scenario ? { scenario: q.scenario } : {}),
@@ -185,7 +185,7 @@ export async function ogcRoutes(app: FastifyInstance): Promise<void> {
     async (req, reply) => {
       const { collectionId, featureId } = req.params as { collectionId: string; featureId: number };
       if (collectionId !== 'clues') throw new SkypatrolError('NOT_FOUND', `no collection "${collectionId}"`);
-      const clue = await getClue(app.deps.pool, featureId);
+      const clue = await getClueFor(req, app.deps.pool, featureId);
       if (!clue) throw new SkypatrolError('NOT_FOUND', `clue ${featureId} does not exist`);
       reply.type('application/geo+json');
       return { type: 'Feature', id: clue.id, geometry: clue.geometry, properties: clue.properties };
