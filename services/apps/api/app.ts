@@ -16,6 +16,7 @@ import { healthRoutes } from './routes/health.ts';
 import { ogcRoutes } from './routes/ogc.ts';
 import { reviewPlugin } from './routes/review.ts';
 import { sceneRoutes } from './routes/scenes.ts';
+import { tilesExportsStatsPlugin } from './routes/tiles.ts';
 
 export interface AppDeps {
   pool: pg.Pool;
@@ -86,6 +87,7 @@ export async function build(
         { name: 'system', description: 'Health and metadata' },
         { name: 'clues', description: '线索 Clues found on satellite imagery' },
         { name: 'scenes', description: '影像 Satellite scenes in the catalog' },
+        { name: 'tiles', description: '瓦片 Vector and imagery tiles' },
         { name: 'ogc', description: 'OGC API – Features (QGIS, GDAL)' },
       ],
     },
@@ -95,6 +97,7 @@ export async function build(
   await app.register(healthRoutes);
   await app.register(clueRoutes);
   await app.register(sceneRoutes);
+  await app.register(tilesExportsStatsPlugin);
   await app.register(ogcRoutes, { prefix: '/ogc' });
   await app.register(reviewPlugin);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -7,6 +7,8 @@ import proj4 from 'proj4';
  */
 export function proj4Definition(epsg: number): string | null {
   if (epsg === 4326 || epsg === 4490) return '+proj=longlat +datum=WGS84 +no_defs';
+  if (epsg === 3857)
+    return '+proj=merc +a=6378137 +b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +nadgrids=@null +wktext +no_defs';
   if (epsg >= 32601 && epsg <= 32660) return `+proj=utm +zone=${epsg - 32600} +datum=WGS84 +units=m +no_defs`;
   if (epsg >= 32701 && epsg <= 32760)
     return `+proj=utm +zone=${epsg - 32700} +south +datum=WGS84 +units=m +no_defs`;

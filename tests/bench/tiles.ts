@@ -1,0 +1,373 @@
+/**
+ * Tile benchmarks, written to docs/benchmarks-tiles.md with the machine and date:
+ * - clue MVT latency p50/p95 at z8–z14 with 100,000 synthetic clues (dedicated benchmark
+ *   database, dropped afterwards), under concurrent load from autocannon;
+ * - imagery tile latency p50/p95: first renders (cold: COG read + warp + encode) and under
+ *   concurrent load (the rendered-tile cache warm).
+ * The server is the tiles/exports/stats plugin on 127.0.0.1, port 0. Figures are measured,
+ * never asserted. Run: npx tsx tests/bench/tiles.ts  (about a minute).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { cpus, freemem, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { migrate } from '../../services/adapters/postgis/migrate.ts';
+import { createPool } from '../../services/adapters/postgis/pool.ts';
+import { toLonLatFn } from '../../services/domain/geo/crs.ts';
+import { lonLatToTile, type TileCoord } from '../../services/domain/geo/webmercator.ts';
+import { clearTileCaches } from '../../services/usecases/render-tile.ts';
+import { testDatabaseBase } from '../support/env.ts';
+import { buildTestApp } from '../support/test-app.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const CLUES = Number(process.env.BENCH_CLUES ?? 100_000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
+const ZOOMS = [8, 9, 10, 11, 12, 13, 14];
+
+const pct = (v: number[], p: number) => {
+  const s = [...v].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+};
+const f1 = (v: number) => v.toFixed(1);
+
+/** Deterministic PRNG (mulberry32). */
+function rng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Server mode: the benchmark spawns this file again to serve tiles from another process, so
+// that autocannon and the server do not share one event loop.
+
+if (process.env.BENCH_TILES_SERVE) {
+  const servePool = createPool(process.env.BENCH_TILES_SERVE, 10);
+  const server = await buildTestApp(process.env.BENCH_TILES_SERVE, servePool);
+  server.post('/__bench/clear-caches', async () => {
+    clearTileCaches();
+    return { ok: true };
+  });
+  const address = await server.listen({ host: '127.0.0.1', port: 0 });
+  console.log(`LISTENING ${address}`);
+  const stop = async () => {
+    await server.close();
+    await servePool.end();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  await new Promise(() => {});
+}
+
+// ---------------------------------------------------------------------------------------
+// Dedicated database.
+
+const base = new URL(testDatabaseBase());
+const dbName = `skypatrol_bench_tiles_${process.pid}`;
+const admin = new URL(base);
+admin.pathname = '/postgres';
+const dbUrl = new URL(base);
+dbUrl.pathname = `/${dbName}`;
+
+async function adminQuery(sql: string) {
+  const c = new pg.Client({ connectionString: admin.toString() });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+await adminQuery(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+await adminQuery(`CREATE DATABASE "${dbName}"`);
+const dir = mkdtempSync(join(tmpdir(), 'skypatrol-bench-tiles-'));
+const pool = createPool(dbUrl.toString(), 10);
+let child: ChildProcess | undefined;
+
+try {
+  const c = new pg.Client({ connectionString: dbUrl.toString() });
+  await c.connect();
+  await c.query('CREATE EXTENSION IF NOT EXISTS postgis');
+  await c.end();
+  await migrate(dbUrl.toString());
+
+  // 100,000 clues over the Hulunbuir patrol region (115.5–126°E, 47.3–53.3°N): 70 % in ten
+  // dense clusters (mining districts, black-soil farmland), 30 % scattered; irregular
+  // quadrilaterals of 20–400 m across.
+  const t0 = performance.now();
+  await pool.query(
+    `SELECT setseed(0.42);
+     CREATE TEMP TABLE centres AS
+       SELECT i, 116 + random() * 9.5 AS lon, 47.8 + random() * 5 AS lat FROM generate_series(1, 10) i;
+     INSERT INTO clues (scenario, status, dismiss_reason, confidence, priority, geom, area_m2, first_seen, last_seen, county_adcode, detector, model_version)
+     SELECT scenario, status, CASE WHEN status = 'dismissed' THEN 'false_detection' END, confidence, priority,
+            g, ST_Area(g::geography), d, d + (random() * 60)::int, NULL, 'bench', '0.0.0'
+       FROM (
+         SELECT (ARRAY['temporary-land','forest-encroachment','black-soil','river','grassland','hulun-lake','wetland','mine'])[1 + floor(random() * 8)::int] AS scenario,
+                (ARRAY['new','new','new','in_review','field_check','confirmed','case_filed','remediation_check','closed','dismissed'])[1 + floor(random() * 10)::int] AS status,
+                (0.5 + random() * 0.5)::real AS confidence, floor(random() * 4)::int AS priority,
+                DATE '2024-06-01' + (random() * 450)::int AS d,
+                ST_Multi(ST_MakePolygon(ST_AddPoint(l, ST_StartPoint(l)))) AS g
+           FROM (
+             SELECT ST_MakeLine(ARRAY[
+                      ST_MakePoint(x - s * (0.5 + random() * 0.5), y - s * (0.5 + random() * 0.5) * 0.66),
+                      ST_MakePoint(x + s * (0.5 + random() * 0.5), y - s * (0.5 + random() * 0.5) * 0.66),
+                      ST_MakePoint(x + s * (0.5 + random() * 0.5), y + s * (0.5 + random() * 0.5) * 0.66),
+                      ST_MakePoint(x - s * (0.5 + random() * 0.5), y + s * (0.5 + random() * 0.5) * 0.66)]) AS l
+           FROM (
+             SELECT CASE WHEN k < 0.7 THEN c.lon + (random() + random() + random() - 1.5) * 0.35 ELSE 115.5 + random() * 10.5 END AS x,
+                    CASE WHEN k < 0.7 THEN c.lat + (random() + random() + random() - 1.5) * 0.25 ELSE 47.3 + random() * 6 END AS y,
+                    (0.0003 + random() * 0.004) AS s
+               FROM (SELECT n, random() AS k, 1 + floor(random() * 10)::int AS ci FROM generate_series(1, $1::int) n) r
+               JOIN centres c ON c.i = r.ci
+           ) p
+           ) lines
+       ) q
+      WHERE ST_IsValid(g)`.replace('$1::int', String(CLUES)),
+  );
+  await pool.query('ANALYZE clues');
+  const inserted = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM clues')).rows[0]!.n;
+  const loadMs = performance.now() - t0;
+  console.log(`inserted ${inserted} clues in ${f1(loadMs / 1000)} s`);
+
+  // Imagery: a 4-band 10 m scene (4096×4096, UTM 50N) as deflate COGs with overviews.
+  const UTM = 32650;
+  const SIZE = 4096;
+  const ORIGIN = [600000, 5450000];
+  const rand = rng(7);
+  const bands: Record<string, string> = {};
+  for (const [name, lo, hi] of [
+    ['red', 400, 2600],
+    ['green', 600, 2200],
+    ['blue', 400, 1800],
+    ['nir', 1500, 4500],
+  ] as const) {
+    const buf = Buffer.alloc(SIZE * SIZE * 2);
+    // Fields (64-px parcels) with noise: compressible like real imagery, not flat.
+    for (let r = 0; r < SIZE; r++)
+      for (let col = 0; col < SIZE; col++) {
+        const parcel = (((r >> 6) * 131 + (col >> 6) * 71) % 97) / 97;
+        buf.writeUInt16LE(Math.round(lo + (hi - lo) * (0.7 * parcel + 0.3 * rand())), (r * SIZE + col) * 2);
+      }
+    writeFileSync(join(dir, `${name}.bil`), buf);
+    writeFileSync(
+      join(dir, `${name}.hdr`),
+      `ENVI\nsamples = ${SIZE}\nlines = ${SIZE}\nbands = 1\nheader offset = 0\ndata type = 12\ninterleave = bsq\nbyte order = 0\n`,
+    );
+    const out = join(dir, `${name}.tif`);
+    execFileSync('gdal_translate', [
+      '-q',
+      '-of',
+      'COG',
+      '-a_srs',
+      `EPSG:${UTM}`,
+      '-a_ullr',
+      String(ORIGIN[0]),
+      String(ORIGIN[1]),
+      String(ORIGIN[0]! + SIZE * 10),
+      String(ORIGIN[1]! - SIZE * 10),
+      '-a_nodata',
+      '0',
+      '-co',
+      'COMPRESS=DEFLATE',
+      '-co',
+      'PREDICTOR=2',
+      join(dir, `${name}.bil`),
+      out,
+    ]);
+    bands[name] = out;
+  }
+  const assets = Object.fromEntries(
+    Object.entries(bands).map(([k, href]) => [k, { href, scale: 1e-4, offset: 0 }]),
+  );
+  await pool.query(
+    `INSERT INTO scenes (id, sensor, datetime, cloud_cover, epsg, footprint, assets, source)
+     VALUES ('BENCH_S2', 'sentinel-2-l2a', '2025-07-01T03:00:00Z', 3, ${UTM},
+             ST_Multi(ST_Transform(ST_MakeEnvelope($1, $2, $3, $4, ${UTM}), 4326)), $5, 'bench')`,
+    [ORIGIN[0], ORIGIN[1]! - SIZE * 10, ORIGIN[0]! + SIZE * 10, ORIGIN[1], JSON.stringify(assets)],
+  );
+
+  child = spawn(resolve(ROOT, 'node_modules/.bin/tsx'), [fileURLToPath(import.meta.url)], {
+    env: { ...process.env, BENCH_TILES_SERVE: dbUrl.toString() },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const address = await new Promise<string>((ok, fail) => {
+    let out = '';
+    child!.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /LISTENING (\S+)/.exec(out);
+      if (m) ok(m[1]!);
+    });
+    child!.on('exit', (code) => fail(new Error(`tile server exited with ${code}`)));
+  });
+  const clearServerCaches = async () => {
+    await fetch(`${address}/__bench/clear-caches`, { method: 'POST' });
+  };
+  console.log(`server on ${address} (pid ${child.pid})`);
+
+  /** Run autocannon over `paths` (round robin); exact per-response latencies. */
+  async function load(paths: string[], seconds = SECONDS, connections = CONNECTIONS) {
+    let i = 0;
+    const times: number[] = [];
+    const statuses = new Map<number, number>();
+    let bytes = 0;
+    const result = await new Promise<autocannon.Result>((ok, fail) => {
+      const instance = autocannon(
+        {
+          url: address,
+          connections,
+          duration: seconds,
+          requests: [{ setupRequest: (req) => ({ ...req, path: paths[i++ % paths.length]! }) }],
+        },
+        (err, res) => (err ? fail(err) : ok(res)),
+      );
+      instance.on('response', (_client, status, resBytes, ms) => {
+        times.push(ms);
+        bytes += resBytes;
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      });
+    });
+    return {
+      n: times.length,
+      p50: pct(times, 50),
+      p95: pct(times, 95),
+      p99: pct(times, 99),
+      rps: result.requests.average,
+      errors: result.errors + result.non2xx - (statuses.get(204) ?? 0),
+      statuses,
+      kbPerResponse: bytes / Math.max(1, times.length) / 1024,
+    };
+  }
+
+  // Tiles to request: those of random clues (non-empty), 300 per zoom.
+  const sample = await pool.query<{ lon: number; lat: number }>(
+    'SELECT ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) AS lat FROM clues ORDER BY md5(id::text) LIMIT 300',
+  );
+  const mvtRows: string[] = [];
+  for (const z of ZOOMS) {
+    const paths = sample.rows.map(({ lon, lat }) => {
+      const t = lonLatToTile(lon, lat, z);
+      return `/tiles/clues/${t.z}/${t.x}/${t.y}.mvt`;
+    });
+    const distinct = [...new Set(paths)];
+    const feats = await pool.query<{ n: number }>(
+      `SELECT avg(n)::float8 AS n FROM (
+         SELECT (SELECT count(*) FROM clues c WHERE c.geom && ST_Transform(ST_TileEnvelope($1::int, t.x, t.y), 4326)) AS n
+           FROM unnest($2::int[], $3::int[]) AS t(x, y)) s`,
+      [
+        z,
+        distinct.map((p) => Number(p.split('/')[4])),
+        distinct.map((p) => Number(p.split('/')[5]!.split('.')[0])),
+      ],
+    );
+    await load(distinct.slice(0, 20), 1); // warm-up
+    const r = await load(distinct);
+    console.log(
+      `z${z}: p50 ${f1(r.p50)} ms, p95 ${f1(r.p95)} ms, ${f1(r.rps)} req/s (${distinct.length} tiles)`,
+    );
+    mvtRows.push(
+      `| ${z} | ${distinct.length} | ${f1(feats.rows[0]!.n)} | ${f1(r.kbPerResponse)} | ${r.n} | ${f1(r.p50)} | ${f1(r.p95)} | ${f1(r.p99)} | ${f1(r.rps)} | ${r.errors} |`,
+    );
+  }
+
+  // Imagery tiles inside the scene at z12–z14.
+  const toLonLat = toLonLatFn(UTM)!;
+  const imgTiles = (z: number, n: number): TileCoord[] => {
+    const out = new Map<string, TileCoord>();
+    const rr = rng(z);
+    for (let k = 0; k < n * 4 && out.size < n; k++) {
+      const [lon, lat] = toLonLat(
+        ORIGIN[0]! + (0.1 + 0.8 * rr()) * SIZE * 10,
+        ORIGIN[1]! - (0.1 + 0.8 * rr()) * SIZE * 10,
+      );
+      const t = lonLatToTile(lon, lat, z);
+      out.set(`${t.z}/${t.x}/${t.y}`, t);
+    }
+    return [...out.values()];
+  };
+  const imgRows: string[] = [];
+  for (const [z, mode, fmt] of [
+    [12, 'true-color', 'png'],
+    [13, 'true-color', 'png'],
+    [14, 'true-color', 'png'],
+    [14, 'false-color', 'webp'],
+    [14, 'ndvi', 'png'],
+  ] as const) {
+    const tiles = imgTiles(z, 40);
+    const paths = tiles.map((t) => `/tiles/scenes/BENCH_S2/${t.z}/${t.x}/${t.y}.${fmt}?mode=${mode}`);
+    // Cold: each tile's first render, one at a time (COG read + warp + encode).
+    const cold: number[] = [];
+    for (const p of paths) {
+      const t = performance.now();
+      const res = await fetch(`${address}${p}`);
+      await res.arrayBuffer();
+      cold.push(performance.now() - t);
+      if (res.status !== 200) throw new Error(`${p}: HTTP ${res.status}`);
+    }
+    // Under load, the same tiles again (rendered-tile cache warm, as for a map being panned back).
+    const warm = await load(paths);
+    // Under load, uncached: fresh caches and tiles never requested before.
+    await clearServerCaches();
+    const fresh = imgTiles(z + 0, 400).map(
+      (t) => `/tiles/scenes/BENCH_S2/${t.z}/${t.x}/${t.y}.${fmt}?mode=${mode}`,
+    );
+    const uncached = await load(fresh, 3);
+    console.log(
+      `imagery z${z} ${mode} ${fmt}: cold p50 ${f1(pct(cold, 50))} / p95 ${f1(pct(cold, 95))} ms; warm p50 ${f1(warm.p50)} / p95 ${f1(warm.p95)}; loaded-uncached p50 ${f1(uncached.p50)} / p95 ${f1(uncached.p95)}`,
+    );
+    imgRows.push(
+      `| ${z} | ${mode} | ${fmt} | ${f1(pct(cold, 50))} | ${f1(pct(cold, 95))} | ${f1(uncached.p50)} | ${f1(uncached.p95)} | ${f1(uncached.rps)} | ${f1(warm.p50)} | ${f1(warm.p95)} | ${f1(warm.rps)} |`,
+    );
+  }
+
+  const now = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const gib = (b: number) => (b / 2 ** 30).toFixed(1);
+  const pgVersion = (await pool.query<{ v: string }>('SELECT postgis_full_version() AS v')).rows[0]!.v.match(
+    /POSTGIS="([^"]+)"/,
+  )?.[1];
+  const serverVersion = (await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v"))
+    .rows[0]!.v;
+  const md = `## Tiles: vector (MVT) and imagery
+
+Measured by \`npx tsx tests/bench/tiles.ts\` on ${now} UTC, ${cpu}, ${cpus().length} cores, ${gib(totalmem())} GiB RAM (${gib(freemem())} GiB free), Node ${process.version}, PostgreSQL ${serverVersion}, PostGIS ${pgVersion}. Server (the tiles plugin in its own Node process on 127.0.0.1, pool of 10 connections) and load generator (autocannon, ${CONNECTIONS} connections, ${SECONDS} s per row) share the machine. Latencies are per response, measured by autocannon.
+
+### Clue MVT, ${inserted.toLocaleString('en')} clues
+
+Synthetic clues in a dedicated database (dropped afterwards), loaded in ${f1(loadMs / 1000)} s: 70 % in ten clusters of about 0.7° × 0.5°, 30 % scattered over the Hulunbuir region (115.5–126°E, 47.3–53.3°N), irregular quadrilaterals of 20–400 m. Requested tiles are those containing a random sample of 300 clues (never empty), round robin, no HTTP caching. Targets: p95 ≤ 50 ms.
+
+| z | tiles | clues per tile (mean, && envelope) | KiB per tile | responses | p50 ms | p95 ms | p99 ms | req/s | errors |
+|---|---|---|---|---|---|---|---|---|---|
+${mvtRows.join('\n')}
+
+### Imagery tiles (256 × 256, EPSG:3857)
+
+A 4-band 10 m scene (4096 × 4096 px per band, UTM 50N, deflate COGs with overviews from \`gdal_translate -of COG\`). *Cold*: each tile's first render, one request at a time (window read from the matching overview, warp to 3857, render, encode). *Loaded, uncached*: ${Math.min(3, SECONDS)} s of concurrent load over up to 400 tiles never rendered before (caches cleared). *Loaded, cached*: the 40 tiles again under load (rendered-tile LRU). Target: p50 ≤ 15 ms.
+
+| z | mode | format | cold p50 ms | cold p95 ms | loaded uncached p50 ms | loaded uncached p95 ms | uncached req/s | loaded cached p50 ms | loaded cached p95 ms | cached req/s |
+|---|---|---|---|---|---|---|---|---|---|---|
+${imgRows.join('\n')}
+`;
+  await writeFile(join(ROOT, 'docs/benchmarks-tiles.md'), md);
+  console.log(md);
+} finally {
+  if (child && child.exitCode === null) {
+    child.kill('SIGTERM');
+    await new Promise((r) => child!.once('exit', r));
+  }
+  await pool.end().catch(() => {});
+  clearTileCaches();
+  await adminQuery(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+  rmSync(dir, { recursive: true, force: true });
+}

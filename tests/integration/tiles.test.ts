@@ -1,0 +1,436 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VectorTile } from '@mapbox/vector-tile';
+import type { FastifyInstance } from 'fastify';
+import Pbf from 'pbf';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toLonLatFn } from '../../services/domain/geo/crs.ts';
+import { lonLatToTile, tileBounds3857 } from '../../services/domain/geo/webmercator.ts';
+import { clearTileCaches } from '../../services/usecases/render-tile.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { buildTestApp } from '../support/test-app.ts';
+
+let db: TestDatabase;
+let app: FastifyInstance;
+let dir: string;
+
+const square = (x: number, y: number, d = 0.001) =>
+  JSON.stringify({
+    type: 'MultiPolygon',
+    coordinates: [
+      [
+        [
+          [x, y],
+          [x + d, y],
+          [x + d, y + d],
+          [x, y + d],
+          [x, y],
+        ],
+      ],
+    ],
+  });
+
+async function insertClue(
+  x: number,
+  y: number,
+  props: { scenario: string; status: string; confidence: number; date: string; priority?: number },
+): Promise<number> {
+  const { rows } = await db.pool.query<{ id: number }>(
+    `INSERT INTO clues (scenario, status, dismiss_reason, confidence, priority, geom, area_m2, first_seen, last_seen, detector, model_version)
+     SELECT $2, $3, CASE WHEN $3 = 'dismissed' THEN 'false_detection' END, $4, $5, g, ST_Area(g::geography), $6, $6, 'test', '0.1.0'
+       FROM (SELECT ST_SetSRID(ST_GeomFromGeoJSON($1), 4326) AS g) s RETURNING id`,
+    [square(x, y), props.scenario, props.status, props.confidence, props.priority ?? 0, props.date],
+  );
+  return rows[0]!.id;
+}
+
+// A synthetic 4-band scene (2048×2048 at 10 m, UTM 50N near 119°E 49°N) written as COGs with
+// gdal_translate: red/green/blue/nir with the left half vegetated (NIR high) and the right bare.
+const UTM = 32650;
+const ORIGIN = [640000, 5440000] as const;
+const SIZE = 2048;
+const RES = 10;
+
+function writeBandCog(name: string, value: (col: number, row: number) => number): string {
+  const raw = join(dir, `${name}.bil`);
+  const buf = Buffer.alloc(SIZE * SIZE * 2);
+  for (let r = 0; r < SIZE; r++)
+    for (let c = 0; c < SIZE; c++) buf.writeUInt16LE(value(c, r), (r * SIZE + c) * 2);
+  writeFileSync(raw, buf);
+  writeFileSync(
+    join(dir, `${name}.hdr`),
+    `ENVI\nsamples = ${SIZE}\nlines = ${SIZE}\nbands = 1\nheader offset = 0\ndata type = 12\ninterleave = bsq\nbyte order = 0\n`,
+  );
+  const out = join(dir, `${name}.tif`);
+  execFileSync('gdal_translate', [
+    '-q',
+    '-of',
+    'COG',
+    '-a_srs',
+    `EPSG:${UTM}`,
+    '-a_ullr',
+    String(ORIGIN[0]),
+    String(ORIGIN[1]),
+    String(ORIGIN[0] + SIZE * RES),
+    String(ORIGIN[1] - SIZE * RES),
+    '-a_nodata',
+    '0',
+    '-co',
+    'COMPRESS=DEFLATE',
+    raw,
+    out,
+  ]);
+  return out;
+}
+
+const toLonLat = toLonLatFn(UTM)!;
+/** Lon/lat of a pixel of the synthetic scene. */
+const scenePoint = (col: number, row: number) => toLonLat(ORIGIN[0] + col * RES, ORIGIN[1] - row * RES);
+
+let ids: { a: number; b: number; c: number; d: number };
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'skypatrol-tiles-'));
+  db = await createTestDatabase();
+  ids = {
+    a: await insertClue(119.05, 49.04, {
+      scenario: 'black-soil',
+      status: 'new',
+      confidence: 0.9,
+      date: '2025-06-10',
+      priority: 2,
+    }),
+    b: await insertClue(119.0525, 49.0425, {
+      scenario: 'mine',
+      status: 'confirmed',
+      confidence: 0.5,
+      date: '2025-07-20',
+    }),
+    c: await insertClue(121, 50, { scenario: 'mine', status: 'new', confidence: 0.7, date: '2025-06-01' }),
+    d: await insertClue(119.051, 49.045, {
+      scenario: 'wetland',
+      status: 'dismissed',
+      confidence: 0.6,
+      date: '2024-05-01',
+    }),
+  };
+  // Patrol coverage and zones.
+  const run = await db.pool.query<{ id: string }>(
+    `INSERT INTO patrol_runs (aoi, before_from, before_to, after_from, after_to, scenarios, status)
+     VALUES (ST_Multi(ST_MakeEnvelope(119, 49, 119.2, 49.2, 4326)), '2024-06-01', '2024-06-30', '2025-06-01', '2025-08-31', '{black-soil}', 'done')
+     RETURNING id`,
+  );
+  await db.pool.query(
+    `INSERT INTO patrol_tiles (run_id, tile_id, bounds, status, coverage, finished_at)
+     VALUES ($1, 'T50-1', ST_MakeEnvelope(119, 49, 119.1, 49.1, 4326), 'done',
+             ST_Multi(ST_MakeEnvelope(119, 49, 119.1, 49.1, 4326)), '2025-08-01T00:00:00Z')`,
+    [run.rows[0]!.id],
+  );
+  await db.pool.query(
+    `INSERT INTO zones (kind, properties, geom) VALUES
+       ('admin_division', '{"name":"陈巴尔虎旗","adcode":"150725","level":"county"}', ST_Multi(ST_MakeEnvelope(118.5, 48.5, 119.5, 49.5, 4326))),
+       ('wetland_reserve', '{"name":"湿地保护区"}', ST_Multi(ST_MakeEnvelope(119.04, 49.04, 119.06, 49.06, 4326)))`,
+  );
+
+  // Imagery.
+  const half = SIZE / 2;
+  const red = writeBandCog('red', (c, r) => (c < half ? 600 : 2400) + ((r * 7) % 50));
+  const green = writeBandCog('green', (c) => (c < half ? 900 : 2000));
+  const blue = writeBandCog('blue', (c) => (c < half ? 500 : 1800));
+  const nir = writeBandCog('nir', (c) => (c < half ? 4000 : 2600));
+  const assets = JSON.stringify({
+    red: { href: red, scale: 0.0001, offset: 0 },
+    green: { href: green, scale: 0.0001, offset: 0 },
+    blue: { href: blue, scale: 0.0001, offset: 0 },
+    nir: { href: nir, scale: 0.0001, offset: 0 },
+  });
+  for (const [id, date, cloud] of [
+    ['S2-TEST_20250701', '2025-07-01T03:00:00Z', 5],
+    ['S2-TEST_20250715', '2025-07-15T03:00:00Z', 40],
+  ] as const) {
+    await db.pool.query(
+      `INSERT INTO scenes (id, sensor, datetime, cloud_cover, epsg, footprint, assets, source)
+       VALUES ($1, 'sentinel-2-l2a', $2, $3, ${UTM},
+               ST_Multi(ST_Transform(ST_MakeEnvelope($4, $5, $6, $7, ${UTM}), 4326)), $8, 'test')`,
+      [id, date, cloud, ORIGIN[0], ORIGIN[1] - SIZE * RES, ORIGIN[0] + SIZE * RES, ORIGIN[1], assets],
+    );
+  }
+  clearTileCaches();
+  app = await buildTestApp(db.url, db.pool);
+});
+
+afterAll(async () => {
+  await app?.close();
+  await db?.drop();
+  clearTileCaches();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function decode(buf: Buffer) {
+  return new VectorTile(new Pbf(buf));
+}
+
+const tileA = lonLatToTile(119.0505, 49.0405, 14);
+const url = (layer: string, t = tileA, q = '') => `/tiles/${layer}/${t.z}/${t.x}/${t.y}.mvt${q}`;
+
+describe('vector tiles', () => {
+  it('the tile maths agree with ST_TileEnvelope', async () => {
+    const { rows } = await db.pool.query(
+      'SELECT ST_XMin(e) AS a, ST_YMin(e) AS b, ST_XMax(e) AS c, ST_YMax(e) AS d FROM ST_TileEnvelope($1::int, $2::int, $3::int) e',
+      [tileA.z, tileA.x, tileA.y],
+    );
+    const [a, b, c, d] = tileBounds3857(tileA);
+    expect(rows[0].a).toBeCloseTo(a, 6);
+    expect(rows[0].b).toBeCloseTo(b, 6);
+    expect(rows[0].c).toBeCloseTo(c, 6);
+    expect(rows[0].d).toBeCloseTo(d, 6);
+  });
+
+  it('serves clue features with their properties, an ETag and cache headers', async () => {
+    const r = await app.inject(url('clues'));
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toBe('application/vnd.mapbox-vector-tile');
+    expect(r.headers['cache-control']).toMatch(/max-age=\d+/);
+    expect(r.headers.etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+    const layer = decode(r.rawPayload).layers.clues!;
+    expect(layer.extent).toBe(4096);
+    expect(layer.length).toBe(3);
+    const byId = new Map(
+      Array.from({ length: layer.length }, (_, i) => layer.feature(i)).map((f) => [f.id, f]),
+    );
+    expect([...byId.keys()].sort()).toEqual([ids.a, ids.b, ids.d].sort());
+    const a = byId.get(ids.a)!;
+    const expected = await db.pool.query('SELECT area_mu FROM clues WHERE id = $1', [ids.a]);
+    expect(a.properties).toMatchObject({
+      scenario: 'black-soil',
+      status: 'new',
+      priority: 2,
+      last_seen: '2025-06-10',
+    });
+    expect(a.properties.confidence as number).toBeCloseTo(0.9, 5);
+    expect(a.properties.area_mu as number).toBeCloseTo(expected.rows[0].area_mu, 2);
+    expect(a.type).toBe(3); // polygon
+    const ring = a.loadGeometry()[0]!;
+    for (const p of ring) {
+      expect(p.x).toBeGreaterThanOrEqual(-64);
+      expect(p.x).toBeLessThanOrEqual(4096 + 64);
+    }
+    const again = await app.inject({
+      url: url('clues'),
+      headers: { 'if-none-match': r.headers.etag as string },
+    });
+    expect(again.statusCode).toBe(304);
+  });
+
+  it('filters by scenario, status, minimum confidence and dates', async () => {
+    const count = async (q: string) => {
+      const r = await app.inject(url('clues', tileA, q));
+      if (r.statusCode === 204) return 0;
+      expect(r.statusCode).toBe(200);
+      return decode(r.rawPayload).layers.clues!.length;
+    };
+    expect(await count('?scenario=mine')).toBe(1);
+    expect(await count('?scenario=mine,black-soil')).toBe(2);
+    expect(await count('?status=new,confirmed')).toBe(2);
+    expect(await count('?min_confidence=0.8')).toBe(1);
+    expect(await count('?from=2025-01-01')).toBe(2);
+    expect(await count('?from=2025-07-01&to=2025-07-31')).toBe(1);
+    expect(await count('?status=closed')).toBe(0);
+  });
+
+  it('answers 204 for an empty tile and serves small clues at z8', async () => {
+    const empty = await app.inject('/tiles/clues/14/0/0.mvt');
+    expect(empty.statusCode).toBe(204);
+    expect(empty.body).toBe('');
+    const z8 = await app.inject(url('clues', lonLatToTile(119.05, 49.05, 8)));
+    expect(z8.statusCode).toBe(200);
+    expect(decode(z8.rawPayload).layers.clues!.length).toBe(3);
+  });
+
+  it('serves patrol coverage and zones (filtered by kind)', async () => {
+    const cov = await app.inject(url('coverage', lonLatToTile(119.05, 49.05, 10)));
+    expect(cov.statusCode).toBe(200);
+    const cl = decode(cov.rawPayload).layers.coverage!;
+    expect(cl.length).toBe(1);
+    expect(cl.feature(0).properties).toMatchObject({
+      tile_id: 'T50-1',
+      status: 'done',
+      finished: '2025-08-01',
+    });
+    const zones = await app.inject(url('zones'));
+    expect(decode(zones.rawPayload).layers.zones!.length).toBe(2);
+    const wet = await app.inject(url('zones', tileA, '?kind=wetland_reserve'));
+    const wl = decode(wet.rawPayload).layers.zones!;
+    expect(wl.length).toBe(1);
+    expect(wl.feature(0).properties).toMatchObject({ kind: 'wetland_reserve', name: '湿地保护区' });
+    expect((await app.inject(url('zones', tileA, '?kind=mining_permit'))).statusCode).toBe(204);
+  });
+
+  it('TileJSON 3.0 with vector_layers, bounds and the filters carried into the tile URL', async () => {
+    const r = await app.inject({
+      url: '/tiles/clues.json?scenario=mine',
+      headers: { host: 'maps.example:8080' },
+    });
+    expect(r.statusCode).toBe(200);
+    const tj = r.json();
+    expect(tj.tilejson).toBe('3.0.0');
+    expect(tj.tiles[0]).toBe('http://maps.example:8080/tiles/clues/{z}/{x}/{y}.mvt?scenario=mine');
+    expect(tj.vector_layers[0].id).toBe('clues');
+    expect(Object.keys(tj.vector_layers[0].fields)).toEqual(
+      expect.arrayContaining(['id', 'scenario', 'status', 'confidence', 'area_mu', 'priority', 'last_seen']),
+    );
+    expect(tj.bounds[0]).toBeCloseTo(119.05, 6);
+    expect(tj.bounds[1]).toBeCloseTo(49.04, 6);
+    expect(tj.bounds[3]).toBeCloseTo(50.001, 6);
+    expect((await app.inject('/tiles/zones.json')).json().vector_layers[0].id).toBe('zones');
+  });
+
+  it('rejects bad input with 4xx and a code, never 5xx', async () => {
+    const bad = [
+      url('clues', tileA, `?scenario=${encodeURIComponent("mine' OR 1=1 --")}`),
+      url('clues', tileA, `?status=${encodeURIComponent("new');DROP TABLE clues;--")}`),
+      url('clues', tileA, '?min_confidence=2'),
+      url('clues', tileA, '?min_confidence=0.5;SELECT'),
+      url('clues', tileA, '?from=2025-13-45'),
+      url('clues', tileA, '?from=2025-02-30'),
+      url('clues', tileA, '?from=2025-08-01&to=2025-07-01'),
+      url('zones', tileA, '?kind=users'),
+      '/tiles/clues/25/0/0.mvt',
+      '/tiles/clues/3/8/0.mvt',
+      '/tiles/clues/3/-1/0.mvt',
+      '/tiles/clues/a/0/0.mvt',
+      '/tiles/users/3/0/0.mvt',
+      '/tiles/..%2F..%2Fetc%2Fpasswd/3/0/0.mvt',
+      '/tiles/..%2F..%2Fetc%2Fpasswd.json',
+    ];
+    for (const u of bad) {
+      const r = await app.inject(u);
+      expect(r.statusCode, u).toBeGreaterThanOrEqual(400);
+      expect(r.statusCode, u).toBeLessThan(500);
+      expect(r.json().code, u).toMatch(/^(VALIDATION|NOT_FOUND)$/);
+    }
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM clues')).rows[0].n).toBe(4);
+  });
+});
+
+describe('imagery tiles', () => {
+  // Tiles inside the scene: left quarter (vegetated), right quarter (bare).
+  const left = () => {
+    const [lon, lat] = scenePoint(SIZE * 0.2, SIZE / 2);
+    return lonLatToTile(lon, lat, 14);
+  };
+  const right = () => {
+    const [lon, lat] = scenePoint(SIZE * 0.8, SIZE / 2);
+    return lonLatToTile(lon, lat, 14);
+  };
+  const sceneUrl = (
+    t: { z: number; x: number; y: number },
+    ext: string,
+    mode: string,
+    id = 'S2-TEST_20250701',
+  ) => `/tiles/scenes/${id}/${t.z}/${t.x}/${t.y}.${ext}?mode=${mode}`;
+
+  async function centre(body: Buffer): Promise<[number, number, number, number]> {
+    const { data, info } = await sharp(body).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    expect(info.width).toBe(256);
+    expect(info.height).toBe(256);
+    const i = (128 * 256 + 128) * 4;
+    return [data[i]!, data[i + 1]!, data[i + 2]!, data[i + 3]!];
+  }
+
+  it('renders true colour PNG with ETag and Cache-Control, 304 on If-None-Match', async () => {
+    const r = await app.inject(sceneUrl(left(), 'png', 'true-color'));
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toBe('image/png');
+    expect(r.headers['cache-control']).toMatch(/public, max-age=\d+/);
+    expect(r.headers.etag).toMatch(/^".+"$/);
+    const [red, green, blue, alpha] = await centre(r.rawPayload);
+    expect(alpha).toBe(255);
+    // Vegetated side: green reflectance 0.09 > red 0.06 > blue 0.05.
+    expect(green).toBeGreaterThan(red);
+    expect(red).toBeGreaterThan(blue);
+    const again = await app.inject({
+      url: sceneUrl(left(), 'png', 'true-color'),
+      headers: { 'if-none-match': r.headers.etag as string },
+    });
+    expect(again.statusCode).toBe(304);
+  });
+
+  it('renders false colour (NIR-red-green) and NDVI, PNG and WebP', async () => {
+    const fc = await app.inject(sceneUrl(left(), 'webp', 'false-color'));
+    expect(fc.statusCode).toBe(200);
+    expect(fc.headers['content-type']).toBe('image/webp');
+    const [r1, g1] = await centre(fc.rawPayload);
+    expect(r1).toBeGreaterThan(g1 + 80); // vegetation is red in NIR-red-green
+    const vegetated = await centre((await app.inject(sceneUrl(left(), 'png', 'ndvi'))).rawPayload);
+    const bare = await centre((await app.inject(sceneUrl(right(), 'png', 'ndvi'))).rawPayload);
+    expect(vegetated[1]).toBeGreaterThan(vegetated[0]); // NDVI ≈ 0.74: green
+    expect(bare[0]).toBeGreaterThan(bare[2]); // NDVI ≈ 0.04: brown
+    expect(bare[0]).toBeGreaterThan(vegetated[0]);
+  });
+
+  it('reads overviews at low zoom and 204s tiles outside the scene', async () => {
+    const [lon, lat] = scenePoint(SIZE / 2, SIZE / 2);
+    const z10 = lonLatToTile(lon, lat, 10);
+    const r = await app.inject(sceneUrl(z10, 'png', 'true-color'));
+    expect(r.statusCode).toBe(200);
+    const { data } = await sharp(r.rawPayload).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    let opaque = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i] === 255) opaque++;
+    // The 20 km scene covers part of a z10 tile (~25 km wide here): some, not all pixels.
+    expect(opaque).toBeGreaterThan(1000);
+    expect(opaque).toBeLessThan(256 * 256);
+    const outside = lonLatToTile(10, 10, 12);
+    expect((await app.inject(sceneUrl(outside, 'png', 'true-color'))).statusCode).toBe(204);
+  });
+
+  it('mosaics a time window, least cloudy scene first', async () => {
+    const t = left();
+    const r = await app.inject(
+      `/tiles/mosaic/${t.z}/${t.x}/${t.y}.png?from=2025-07-01&to=2025-07-31&mode=ndvi`,
+    );
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['x-skypatrol-scenes']).toBe('S2-TEST_20250701');
+    const none = await app.inject(`/tiles/mosaic/${t.z}/${t.x}/${t.y}.png?from=2020-01-01&to=2020-12-31`);
+    expect(none.statusCode).toBe(204);
+    const second = await app.inject(
+      `/tiles/mosaic/${t.z}/${t.x}/${t.y}.png?from=2025-07-10&to=2025-07-31&max_cloud=50`,
+    );
+    expect(second.headers['x-skypatrol-scenes']).toBe('S2-TEST_20250715');
+  });
+
+  it('scene TileJSON', async () => {
+    const r = await app.inject('/tiles/scenes/S2-TEST_20250701.json?mode=ndvi');
+    expect(r.statusCode).toBe(200);
+    expect(r.json().tiles[0]).toMatch(
+      /\/tiles\/scenes\/S2-TEST_20250701\/\{z\}\/\{x\}\/\{y\}\.png\?mode=ndvi$/,
+    );
+    expect(r.json().bounds[0]).toBeCloseTo(scenePoint(0, SIZE)[0], 1);
+  });
+
+  it('404s an unknown scene; path traversal and bad modes are 400 with a code', async () => {
+    const t = left();
+    const unknown = await app.inject(sceneUrl(t, 'png', 'true-color', 'nope'));
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().code).toBe('NOT_FOUND');
+    for (const u of [
+      `/tiles/scenes/..%2F..%2Fetc%2Fpasswd/${t.z}/${t.x}/${t.y}.png`,
+      `/tiles/scenes/..%2F..%2Fetc%2Fpasswd.json`,
+      `/tiles/scenes/%2Fetc%2Fpasswd/${t.z}/${t.x}/${t.y}.png`,
+      `/tiles/scenes/a..b/${t.z}/${t.x}/${t.y}.png`,
+      sceneUrl(t, 'png', 'infrared'),
+      sceneUrl(t, 'jpg', 'true-color'),
+      `/tiles/scenes/S2-TEST_20250701/${t.z}/${t.x}/${t.y}.png?max=-1`,
+      `/tiles/mosaic/${t.z}/${t.x}/${t.y}.png?from=2025-07-01`,
+      `/tiles/mosaic/${t.z}/${t.x}/${t.y}.png?from=2025-07-01&to=x'%20OR%201=1`,
+    ]) {
+      const r = await app.inject(u);
+      expect(r.statusCode, u).toBeGreaterThanOrEqual(400);
+      expect(r.statusCode, u).toBeLessThan(500);
+      expect(r.json().code, u).toMatch(/^(VALIDATION|NOT_FOUND)$/);
+    }
+  });
+});
