@@ -203,7 +203,7 @@ describe('SRS references', () => {
 
   it('supports what crs.ts can project, nothing else', () => {
     for (const c of [4326, 4490, 4513, 4533, 4534, 4554, 32650, 32751]) expect(isSupportedEpsg(c)).toBe(true);
-    for (const c of [4512, 4555, 2435, 3857, 4214, 0]) expect(isSupportedEpsg(c)).toBe(false);
+    for (const c of [4512, 4555, 2435, 3395, 4214, 0]) expect(isSupportedEpsg(c)).toBe(false);
   });
 
   it('reads the legacy GeoJSON crs member in its name and EPSG forms', () => {
