@@ -13,6 +13,7 @@ import {
   scenesSearchCommand,
 } from './commands/scenes.ts';
 import { serveCommand } from './commands/serve.ts';
+import { simulateCommand } from './commands/simulate.ts';
 import { tilesListCommand, tilesReadCommand } from './commands/tiles.ts';
 import { registerUsersCommands } from './commands/users.ts';
 import { workerCommand } from './commands/worker.ts';
@@ -165,6 +166,18 @@ export function program(): Command {
     .option('--bands <list>', 'canonical bands', 'blue,green,red,nir')
     .option('--png <file>', 'write a true-colour PNG of the composite')
     .action(async (id, opts) => tilesReadCommand(loadConfig(), id, opts));
+  cli
+    .command('simulate')
+    .description(
+      'write a simulated Hulunbuir region: multi-sensor COGs + STAC, zoning, ground truth, manifest',
+    )
+    .requiredOption('--out <dir>', 'output folder (created; an earlier simulation there is replaced)')
+    .option('--seed <n>', 'random seed; the same seed gives byte-identical output', '1')
+    .option('--size <size>', 'small (6 km), demo (38 km) or a side length in km', 'small')
+    .option('--center <lon,lat>', 'centre of the square (default 117.714,49.388: north tip of Hulun Nuur)')
+    .option('--preview', 'also write true/false-colour PNGs of the clear before/after Sentinel-2 scenes')
+    .option('--preview-size <px>', 'longest side of the preview PNGs (implies --preview)')
+    .action(async (opts) => simulateCommand(loadConfig(), opts));
   registerZonesCommands(cli, loadConfig);
   registerUsersCommands(cli, loadConfig);
   return cli;
