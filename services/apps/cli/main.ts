@@ -132,9 +132,12 @@ export function program(): Command {
 
   cli
     .command('demo')
-    .description('run the demo: detect on a real Sentinel-2 pair, store clues, serve the map')
+    .description('run the demo: simulate the Hulun Nuur region, catalogue it, patrol it, serve the map')
+    .option('--oscd', 'instead: detect on real OSCD Sentinel-2 pairs from ../shared/data')
+    .option('--size <size>', 'simulated region: demo (38 km), small (6 km) or km', 'demo')
+    .option('--resimulate', 'simulate again even if data/demo-region exists')
     .addOption(
-      new Option('--city <names>', 'comma-separated OSCD cities for the slice').default('paris,bercy'),
+      new Option('--city <names>', 'with --oscd: comma-separated OSCD cities').default('paris,bercy'),
     )
     .option('--no-serve', 'do everything but serving')
     .action(async (opts) => demoCommand(loadConfig(), opts));

@@ -1,19 +1,138 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { loadDetector } from '../../../adapters/files/detector-registry.ts';
 import { createPool } from '../../../adapters/postgis/pool.ts';
 import type { Config } from '../../../core/config.ts';
 import { SkypatrolError } from '../../../core/errors.ts';
+import { simulate } from '../../../simulator/simulate.ts';
+import { addStac } from '../../../usecases/catalog.ts';
 import { detectPair } from '../../../usecases/detect-pair.ts';
+import { importZones } from '../../../usecases/import-zones.ts';
+import { patrolDirect } from '../../../usecases/patrol-direct.ts';
 import { storeDetection } from '../../../usecases/store-detection.ts';
 import { serve } from '../../api/server.ts';
+
+const BEFORE = { from: '2024-06-01', to: '2024-06-30' };
+const AFTER = { from: '2025-06-01', to: '2025-08-31' };
+
+/**
+ * The self-contained demo: simulate the demo region once (cached in data/demo-region),
+ * catalogue its scenes, import its zoning layers, patrol it tile by tile with the change
+ * detector, print a summary, serve the map. Needs nothing from ../shared.
+ */
+async function simulatedDemo(
+  config: Config,
+  opts: { serve: boolean; size?: string; resimulate?: boolean },
+): Promise<void> {
+  const started = performance.now();
+  const out = resolve('data/demo-region');
+  const size = opts.size ?? 'demo';
+  const marker = join(out, 'manifest.json');
+  let cached = existsSync(marker);
+  if (cached) {
+    const m = JSON.parse(await readFile(marker, 'utf8')) as { size_km?: unknown };
+    const want = size === 'demo' ? 38 : size === 'small' ? 6 : Number(size);
+    const have = Number(m.size_km ?? Number.NaN);
+    if (Number.isFinite(have) && Number.isFinite(want) && Math.abs(have - want) > 0.5) cached = false;
+  }
+  if (!cached || opts.resimulate) {
+    console.log(`simulating the ${size} region into ${out} (once; later runs reuse it)…`);
+    const r = await simulate({ out, size, seed: 1, log: (l) => console.log(`  ${l}`) });
+    console.log(
+      `  ${r.files.length} files, ${r.scenes.length} scenes, ${r.events} events, ${r.decoys} decoys in ${r.seconds.toFixed(0)} s`,
+    );
+  } else console.log(`using the simulated region in ${out}`);
+
+  const pool = createPool(config.databaseUrl, 4);
+  const detector = await loadDetector(config.detectorsDir, 'change', config.onnxThreads);
+  try {
+    const cat = await addStac(pool, join(out, 'catalog.json'));
+    console.log(
+      `catalog: ${cat.added.length} scenes${cat.failed.length ? `, ${cat.failed.length} failed` : ''}`,
+    );
+    for (const f of (await readdir(join(out, 'zoning'))).filter((n) => n.endsWith('.geojson')).sort()) {
+      const r = await importZones(pool, {
+        file: join(out, 'zoning', f),
+        kind: basename(f, '.geojson'),
+        replace: true,
+      });
+      console.log(`zoning: ${r.kind} ${r.features} features${r.repaired ? ` (${r.repaired} repaired)` : ''}`);
+    }
+    const col = JSON.parse(await readFile(join(out, 'sentinel-2-l2a', 'collection.json'), 'utf8')) as {
+      extent: { spatial: { bbox: number[][] } };
+    };
+    const [w, s, e, n] = col.extent.spatial.bbox[0] as [number, number, number, number];
+    const aoi = {
+      type: 'Polygon' as const,
+      coordinates: [
+        [
+          [w, s],
+          [e, s],
+          [e, n],
+          [w, n],
+          [w, s],
+        ],
+      ],
+    };
+    // Idempotent demo: clues of earlier demo patrols stay; a re-run adds a new patrol run.
+    const t0 = performance.now();
+    const report = await patrolDirect(pool, {
+      aoi,
+      before: BEFORE,
+      after: AFTER,
+      detector,
+      sensors: ['sentinel-2-l2a'],
+      actor: 'demo',
+      onTile: (done, total, id) => {
+        const width = 30;
+        const filled = Math.round((done / total) * width);
+        const eta = (((performance.now() - t0) / done) * (total - done)) / 1000;
+        process.stdout.write(
+          `\rpatrol [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} tiles ${id} ETA ${eta.toFixed(0)} s   `,
+        );
+      },
+    });
+    process.stdout.write('\n');
+    const byScenario = await pool.query<{ scenario: string; n: number; ha: number }>(
+      'SELECT scenario, count(*)::int AS n, sum(area_ha) AS ha FROM clues WHERE run_id = $1 GROUP BY 1 ORDER BY 1',
+      [report.runId],
+    );
+    console.log(
+      `\n  巡查面积 patrolled: ${report.coveredKm2.toFixed(1)} km² clear-observed in ${report.tiles} tiles`,
+    );
+    for (const r of byScenario.rows)
+      console.log(`  线索 clues (${r.scenario}): ${r.n}, ${Number(r.ha).toFixed(2)} ha`);
+    if (report.failedScenes.length) console.log(`  scenes failed: ${report.failedScenes.length}`);
+    console.log(`  elapsed: ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+  } finally {
+    await detector.runner.release();
+    await pool.end();
+  }
+  if (opts.serve) {
+    const server = await serve(config);
+    console.log(
+      `  天巡 Skypatrol: open ${server.url.replace('127.0.0.1', 'localhost')}/  (API docs: /docs)\n`,
+    );
+    const stop = async () => {
+      await server.close();
+      process.exit(0);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  }
+}
 
 /**
  * The demo until the simulated Hulunbuir region exists: run the change detector on real
  * Sentinel-2 pairs from OSCD, store the polygons as clues (once per city and model), serve
  * the map.
  */
-export async function demoCommand(config: Config, opts: { city: string; serve: boolean }): Promise<void> {
+export async function demoCommand(
+  config: Config,
+  opts: { city: string; serve: boolean; oscd?: boolean; size?: string; resimulate?: boolean },
+): Promise<void> {
+  if (!opts.oscd) return simulatedDemo(config, opts);
   const started = performance.now();
   const oscd = resolve(config.sharedDataDir, 'oscd');
   const cities = opts.city.split(',').map((c) => c.trim());
