@@ -1,6 +1,7 @@
+import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { encodePng } from '../adapters/image/encode.ts';
-import { openGeoTiff } from '../adapters/raster/geotiff-file.ts';
+import { openRaster, type RasterSource } from '../adapters/raster/source.ts';
 import { SkypatrolError } from '../core/errors.ts';
 import { toLonLatFn } from '../domain/geo/crs.ts';
 import type { Grid } from '../domain/geo/grid.ts';
@@ -31,10 +32,12 @@ export async function renderScenePreview(
   mode: RenderMode,
   maxSide: number,
 ): Promise<ScenePreview> {
-  const { rows } = await pool.query<{ assets: Record<string, { href: string; sha256?: string }> }>(
-    "SELECT assets FROM scenes WHERE id = $1 AND status = 'ready'",
-    [sceneId],
-  );
+  const { rows } = await pool.query<{
+    assets: Record<
+      string,
+      { href: string; sha256?: string; index?: number; scale?: number | null; offset?: number | null }
+    >;
+  }>("SELECT assets FROM scenes WHERE id = $1 AND status = 'ready'", [sceneId]);
   if (!rows[0]) throw new SkypatrolError('NOT_FOUND', `scene ${sceneId} is not in the catalog`);
   const assets = rows[0].assets;
   const bands = MODE_BANDS[mode];
@@ -42,9 +45,10 @@ export async function renderScenePreview(
     if (!assets[b])
       throw new SkypatrolError('SCENE_MISSING_BAND', `scene ${sceneId} has no ${b} band for ${mode}`);
   }
-  const opened = await Promise.all(bands.map((b) => openGeoTiff(assets[b]!.href)));
+  const toPath = (href: string) => (href.startsWith('file:') ? fileURLToPath(href) : href);
+  const opened: RasterSource[] = await Promise.all(bands.map((b) => openRaster(toPath(assets[b]!.href))));
   try {
-    const finest = opened.reduce((a, o) => (o.grid.resX < a.grid.resX ? o : a)).grid;
+    const finest = opened.reduce((a, o) => (o.info.grid.resX < a.info.grid.resX ? o : a)).info.grid;
     const size = downsampleSize(finest.width, finest.height, maxSide);
     const target: Grid = {
       ...finest,
@@ -54,10 +58,31 @@ export async function renderScenePreview(
       resY: (finest.height * finest.resY) / size.height,
     };
     const planes: Float32Array[] = [];
-    for (const o of opened) {
-      const raw = await o.readBand(0);
-      for (let i = 0; i < raw.length; i++) raw[i] = raw[i] === 0 ? Number.NaN : raw[i]! / 10000;
-      planes.push(resampleSameCrs({ grid: o.grid, data: raw }, target, 'bilinear'));
+    for (const [k, o] of opened.entries()) {
+      const asset = assets[bands[k]!]!;
+      // The smallest overview still at least as detailed as the output.
+      let overview = 0;
+      o.info.overviews.forEach((ov, i) => {
+        if (Math.max(ov.width, ov.height) >= Math.max(size.width, size.height)) overview = i + 1;
+      });
+      const read = await o.readWindow({
+        window: [0, 0, o.info.width, o.info.height],
+        bands: [asset.index ?? 0],
+        overview,
+      });
+      const raw = read.data[0]!;
+      const scale = asset.scale ?? 1 / 10000;
+      const offset = asset.offset ?? 0;
+      for (let i = 0; i < raw.length; i++) raw[i] = raw[i] === 0 ? Number.NaN : raw[i]! * scale + offset;
+      const g = o.info.grid;
+      const grid: Grid = {
+        ...g,
+        width: read.width,
+        height: read.height,
+        resX: (g.width * g.resX) / read.width,
+        resY: (g.height * g.resY) / read.height,
+      };
+      planes.push(resampleSameCrs({ grid, data: raw }, target, 'bilinear'));
     }
     const rgba = stretchToRgba(planes[0]!, planes[1]!, planes[2]!);
     const png = await encodePng(rgba, target.width, target.height);
