@@ -29,7 +29,13 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (rowCount) return false;
-    await client.query(`CREATE DATABASE "${name}"`);
+    try {
+      await client.query(`CREATE DATABASE "${name}"`);
+    } catch (err) {
+      // Another process (a parallel set-up) created it first: that is fine.
+      if ((err as { code?: string }).code === '42P04') return false;
+      throw err;
+    }
     return true;
   } finally {
     await client.end();
@@ -46,7 +52,10 @@ export async function migrate(databaseUrl: string, log: (msg: string) => void = 
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    await client.query('CREATE EXTENSION IF NOT EXISTS postgis');
+    await client.query('CREATE EXTENSION IF NOT EXISTS postgis').catch((err: { code?: string }) => {
+      // Two set-ups racing: IF NOT EXISTS is not atomic, the loser sees a unique violation.
+      if (err.code !== '23505') throw err;
+    });
   } catch (err) {
     throw new SkypatrolError(
       'DB_UNAVAILABLE',
