@@ -1,6 +1,7 @@
 import type { LoadedDetector } from '../adapters/files/detector-registry.ts';
 import { SkypatrolError } from '../core/errors.ts';
-import { polygonize } from '../domain/detectors/polygonize.ts';
+import type { DetectorManifest } from '../domain/detectors/manifest.ts';
+import { type ChangePolygon, polygonize } from '../domain/detectors/polygonize.ts';
 import { areaUnits } from '../domain/geo/area.ts';
 import { toLonLatFn } from '../domain/geo/crs.ts';
 import { pixelToMap } from '../domain/geo/grid.ts';
@@ -39,6 +40,36 @@ export interface DetectionResult {
 const day = (d: Date) => d.toISOString().slice(0, 10);
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 
+/** A detected polygon as a clue GeoJSON Feature (the properties of the contracts). */
+export function toClueFeature(
+  p: ChangePolygon,
+  manifest: DetectorManifest,
+  seen: { beforeDate: string; afterDate: string; beforeScene: string; afterScene: string },
+): ClueFeature {
+  const a = areaUnits(p.areaM2);
+  return {
+    type: 'Feature',
+    geometry: { type: 'MultiPolygon', coordinates: p.coordinates },
+    properties: {
+      scenario: manifest.id,
+      status: 'new',
+      detector: manifest.id,
+      model_version: manifest.version,
+      model_sha256: manifest.model.sha256,
+      confidence: round(p.confidence, 4),
+      area_m2: round(a.m2, 1),
+      area_ha: round(a.ha, 4),
+      area_mu: round(a.mu, 2),
+      first_seen: seen.afterDate,
+      last_seen: seen.afterDate,
+      before_date: seen.beforeDate,
+      after_date: seen.afterDate,
+      before_scene: seen.beforeScene,
+      after_scene: seen.afterScene,
+    },
+  };
+}
+
 /**
  * The first real slice: two scenes → aligned bands → ONNX change model → threshold →
  * polygons (EPSG:4326) with ellipsoidal areas and confidence.
@@ -75,30 +106,14 @@ export async function detectPair(options: {
 
   const beforeDate = day(pair.before.scene.datetime);
   const afterDate = day(pair.after.scene.datetime);
-  const features: ClueFeature[] = polygons.map((p) => {
-    const a = areaUnits(p.areaM2);
-    return {
-      type: 'Feature',
-      geometry: { type: 'MultiPolygon', coordinates: p.coordinates },
-      properties: {
-        scenario: manifest.id,
-        status: 'new',
-        detector: manifest.id,
-        model_version: manifest.version,
-        model_sha256: manifest.model.sha256,
-        confidence: round(p.confidence, 4),
-        area_m2: round(a.m2, 1),
-        area_ha: round(a.ha, 4),
-        area_mu: round(a.mu, 2),
-        first_seen: afterDate,
-        last_seen: afterDate,
-        before_date: beforeDate,
-        after_date: afterDate,
-        before_scene: pair.before.scene.id,
-        after_scene: pair.after.scene.id,
-      },
-    };
-  });
+  const features = polygons.map((p) =>
+    toClueFeature(p, manifest, {
+      beforeDate,
+      afterDate,
+      beforeScene: pair.before.scene.id,
+      afterScene: pair.after.scene.id,
+    }),
+  );
   let validPixels = 0;
   let changedPixels = 0;
   for (let i = 0; i < probability.length; i++) {

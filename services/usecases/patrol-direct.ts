@@ -5,12 +5,11 @@ import { withTransaction } from '../adapters/postgis/pool.ts';
 import { polygonize } from '../domain/detectors/polygonize.ts';
 import type { AoiGeometry } from '../domain/geo/analysis-grid.ts';
 import { tilesForAoi } from '../domain/geo/analysis-grid.ts';
-import { areaUnits } from '../domain/geo/area.ts';
 import { toLonLatFn } from '../domain/geo/crs.ts';
 import { pixelToMap } from '../domain/geo/grid.ts';
 import type { CanonicalBand } from '../domain/imagery/bands.ts';
 import { matchMeanStd } from '../domain/imagery/radiometry.ts';
-import type { ClueFeature } from './detect-pair.ts';
+import { type ClueFeature, toClueFeature } from './detect-pair.ts';
 import type { AlignedPair } from './read-pair.ts';
 import { compositeTile } from './read-tile.ts';
 import { runTiled } from './run-model.ts';
@@ -119,30 +118,14 @@ export async function patrolDirect(pool: pg.Pool, o: PatrolOptions): Promise<Pat
       let newest = -1;
       for (const d of after.date) if (d > newest) newest = d;
       const lastSeen = new Date(Math.max(newest, 0) * 86_400_000).toISOString().slice(0, 10);
-      features = polygons.map((p) => {
-        const a = areaUnits(p.areaM2);
-        return {
-          type: 'Feature',
-          geometry: { type: 'MultiPolygon', coordinates: p.coordinates },
-          properties: {
-            scenario: manifest.id,
-            status: 'new',
-            detector: manifest.id,
-            model_version: manifest.version,
-            model_sha256: manifest.model.sha256,
-            confidence: Math.round(p.confidence * 1e4) / 1e4,
-            area_m2: a.m2,
-            area_ha: a.ha,
-            area_mu: a.mu,
-            first_seen: lastSeen,
-            last_seen: lastSeen,
-            before_date: o.before.to,
-            after_date: lastSeen,
-            before_scene: before.scenes[0]!,
-            after_scene: after.scenes.at(-1)!,
-          },
-        };
-      });
+      features = polygons.map((p) =>
+        toClueFeature(p, manifest, {
+          beforeDate: o.before.to,
+          afterDate: lastSeen,
+          beforeScene: before.scenes[0]!,
+          afterScene: after.scenes.at(-1)!,
+        }),
+      );
       // The clear-observed area of both windows is what this tile actually patrolled.
       const cov = polygonize({
         width: tile.grid.width,

@@ -10,3 +10,15 @@ export async function serve(config: Config): Promise<{ url: string; close: () =>
   };
   return { url: address, close: shutdown };
 }
+
+/** Serve until SIGINT/SIGTERM, then close cleanly (the CLI's `serve` and `demo`). */
+export async function serveUntilSignal(config: Config): Promise<string> {
+  const server = await serve(config);
+  const stop = async () => {
+    await server.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return server.url;
+}

@@ -11,7 +11,7 @@ import { detectPair } from '../../../usecases/detect-pair.ts';
 import { importZones } from '../../../usecases/import-zones.ts';
 import { patrolDirect } from '../../../usecases/patrol-direct.ts';
 import { storeDetection } from '../../../usecases/store-detection.ts';
-import { serve } from '../../api/server.ts';
+import { serveUntilSignal } from '../../api/server.ts';
 
 const BEFORE = { from: '2024-06-01', to: '2024-06-30' };
 const AFTER = { from: '2025-06-01', to: '2025-08-31' };
@@ -110,16 +110,8 @@ async function simulatedDemo(
     await pool.end();
   }
   if (opts.serve) {
-    const server = await serve(config);
-    console.log(
-      `  天巡 Skypatrol: open ${server.url.replace('127.0.0.1', 'localhost')}/  (API docs: /docs)\n`,
-    );
-    const stop = async () => {
-      await server.close();
-      process.exit(0);
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const url = await serveUntilSignal(config);
+    console.log(`  天巡 Skypatrol: open ${url.replace('127.0.0.1', 'localhost')}/  (API docs: /docs)\n`);
   }
 }
 
@@ -172,15 +164,7 @@ export async function demoCommand(
   }
   console.log(`demo finished in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   if (opts.serve) {
-    const server = await serve(config);
-    console.log(
-      `\n  天巡 Skypatrol: open ${server.url.replace('127.0.0.1', 'localhost')}/  (API docs: /docs)\n`,
-    );
-    const stop = async () => {
-      await server.close();
-      process.exit(0);
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const url = await serveUntilSignal(config);
+    console.log(`\n  天巡 Skypatrol: open ${url.replace('127.0.0.1', 'localhost')}/  (API docs: /docs)\n`);
   }
 }
