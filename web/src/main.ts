@@ -175,7 +175,7 @@ function imageryLayers(): void {
   for (const scene of state.scenes) {
     const sourceId = `scene-${scene.id}`;
     const layerId = `scene-layer-${scene.id}`;
-    const url = `/scenes/${encodeURIComponent(scene.id)}/preview.png?mode=${state.imgMode}`;
+    const url = `/scenes/${encodeURIComponent(scene.id)}/preview.png?mode=${state.imgMode}&size=512`;
     const [w, s, e, n] = scene.bbox;
     const coordinates: [[number, number], [number, number], [number, number], [number, number]] = [
       [w, n],
@@ -195,7 +195,7 @@ function imageryLayers(): void {
           id: layerId,
           type: 'raster',
           source: sourceId,
-          paint: { 'raster-fade-duration': 0, 'raster-resampling': 'nearest' },
+          paint: { 'raster-fade-duration': 0 },
         },
         'clues-fill',
       );
@@ -230,6 +230,37 @@ async function checkHealth(): Promise<void> {
 map.on('load', async () => {
   const data = await loadClues();
   state.clues = data.features;
+  // Patrolled area (clear-observed coverage) and county boundaries as vector tiles from our API.
+  const tiles = (layer: string, query = '') => [`${location.origin}/tiles/${layer}/{z}/{x}/{y}.mvt${query}`];
+  map.addSource('coverage', { type: 'vector', tiles: tiles('coverage'), minzoom: 0, maxzoom: 14 });
+  map.addLayer({
+    id: 'coverage-fill',
+    type: 'fill',
+    source: 'coverage',
+    'source-layer': 'coverage',
+    paint: { 'fill-color': '#2f9e44', 'fill-opacity': 0.08 },
+  });
+  map.addLayer({
+    id: 'coverage-line',
+    type: 'line',
+    source: 'coverage',
+    'source-layer': 'coverage',
+    paint: { 'line-color': '#2f9e44', 'line-width': 1, 'line-dasharray': [2, 2] },
+  });
+  map.addSource('counties', {
+    type: 'vector',
+    tiles: tiles('zones', '?kind=admin_division'),
+    minzoom: 0,
+    maxzoom: 14,
+    attribution: '县界 天地图 审图号 GS(2024)0650号',
+  });
+  map.addLayer({
+    id: 'counties-line',
+    type: 'line',
+    source: 'counties',
+    'source-layer': 'zones',
+    paint: { 'line-color': '#5f3dc4', 'line-width': 1.5 },
+  });
   map.addSource('clues', { type: 'geojson', data: data as unknown as GeoJSON.FeatureCollection });
   map.addLayer({
     id: 'clues-fill',
