@@ -124,6 +124,18 @@ describe('clues', () => {
     expect(missing.json()).toEqual({ code: 'NOT_FOUND', message: 'clue 999999 does not exist' });
   });
 
+  it('rejects ids and offsets beyond the database range with 400, never 500', async () => {
+    for (const url of [
+      '/clues/1e99',
+      '/clues?offset=1e99',
+      '/ogc/collections/clues/items/99999999999999999999',
+    ]) {
+      const r = await app.inject(url);
+      expect(r.statusCode).toBe(400);
+      expect(r.json().code).toBe('VALIDATION');
+    }
+  });
+
   it('rejects a malformed id and bbox with 400', async () => {
     expect((await app.inject('/clues/abc')).statusCode).toBe(400);
     const r = await app.inject('/clues?bbox=1,2,3');

@@ -20,6 +20,7 @@ import {
 import { SkypatrolError } from '../../../core/errors.ts';
 import { SESSION_TTL_SECONDS, sessionCookie } from '../../../domain/auth/credentials.ts';
 import { authenticate, isHttps, noStore } from '../plugins/auth.ts';
+import { RowId } from './params.ts';
 
 /** Login rate limit: this many failures per username + IP within the window → 429. */
 export const LOGIN_MAX_FAILURES = 5;
@@ -173,7 +174,7 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
         schema: {
           tags: ['auth'],
           summary: 'Revoke an API token (yours; admins: anyone’s)',
-          params: Type.Object({ tokenId: Type.Integer({ minimum: 1 }) }),
+          params: Type.Object({ tokenId: RowId }),
         },
       },
       async (req, reply) => {

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { SkypatrolError } from '../../../core/errors.ts';
 import { CLUE_STATUSES } from '../../../domain/clues/status.ts';
 import { cluesExtentFor, getClueFor, queryCluesFor } from '../plugins/auth.ts';
-import { parseBbox } from './params.ts';
+import { Offset, parseBbox, RowId } from './params.ts';
 
 export const ClueProperties = Type.Object(
   {
@@ -31,7 +31,7 @@ export async function clueRoutes(app: FastifyInstance): Promise<void> {
           scenario: Type.Optional(Type.String()),
           status: Type.Optional(Type.String({ enum: [...CLUE_STATUSES] })),
           limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
-          offset: Type.Integer({ minimum: 0, default: 0 }),
+          offset: Offset,
         }),
       },
     },
@@ -71,7 +71,7 @@ export async function clueRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['clues'],
         summary: 'One clue with its event history',
-        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        params: Type.Object({ id: RowId }),
       },
     },
     async (req) => {

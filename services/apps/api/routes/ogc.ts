@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SkypatrolError } from '../../../core/errors.ts';
 import { cluesExtentFor, getClueFor, queryCluesFor } from '../plugins/auth.ts';
-import { parseBbox, parseDatetime } from './params.ts';
+import { Offset, parseBbox, parseDatetime, RowId } from './params.ts';
 
 /**
  * OGC API – Features, Part 1 (Core + GeoJSON), so QGIS and GDAL open the clues directly:
@@ -113,7 +113,7 @@ export async function ogcRoutes(app: FastifyInstance): Promise<void> {
           bbox: Type.Optional(Type.String({ description: 'west,south,east,north in CRS84' })),
           datetime: Type.Optional(Type.String({ description: 'instant or interval (a/b, ../b, a/..)' })),
           limit: Type.Integer({ minimum: 1, maximum: 10000, default: 100 }),
-          offset: Type.Integer({ minimum: 0, default: 0 }),
+          offset: Offset,
           scenario: Type.Optional(Type.String()),
           status: Type.Optional(Type.String()),
         }),
@@ -179,7 +179,7 @@ export async function ogcRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['ogc'],
         summary: 'One clue',
-        params: Type.Object({ collectionId: Type.String(), featureId: Type.Integer({ minimum: 1 }) }),
+        params: Type.Object({ collectionId: Type.String(), featureId: RowId }),
       },
     },
     async (req, reply) => {

@@ -1,4 +1,11 @@
+import { Type } from '@sinclair/typebox';
 import { SkypatrolError } from '../../../core/errors.ts';
+
+/** A database row id in a path: a positive integer that fits PostgreSQL's bigint (and a JS number). */
+export const RowId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+
+/** A paging offset, bounded so the database never sees an out-of-range value. */
+export const Offset = Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 });
 
 /** Parse "west,south,east,north" in degrees; rejects anything else with a clear message. */
 export function parseBbox(raw: string): [number, number, number, number] {

@@ -14,6 +14,7 @@ import { PRIORITY_MAX, PRIORITY_MIN } from '../../../domain/clues/review.ts';
 import { CLUE_STATUSES, type ClueStatus, DISMISS_REASONS } from '../../../domain/clues/status.ts';
 import { authenticate, requireClueAccess } from '../plugins/auth.ts';
 import { authRoutes } from './auth.ts';
+import { RowId } from './params.ts';
 import { userRoutes } from './users.ts';
 
 /** Field photos: at most this many bytes, of these types (checked on the bytes, not the name). */
@@ -30,7 +31,7 @@ export function sniffImage(b: Buffer): (typeof ATTACHMENT_TYPES)[number] | null 
   return null;
 }
 
-const ClueId = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+const ClueId = Type.Object({ id: RowId });
 const Comment = Type.String({ minLength: 1, maxLength: 4000 });
 
 function safeFilename(raw: string | undefined, mime: string): string {
@@ -130,7 +131,7 @@ async function reviewRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['review'],
         summary: 'Download an attachment (field photo)',
-        params: Type.Object({ id: Type.Integer({ minimum: 1 }), aid: Type.String({ maxLength: 64 }) }),
+        params: Type.Object({ id: RowId, aid: Type.String({ maxLength: 64 }) }),
       },
       preHandler: requireClueAccess('read'),
     },

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { renderScenePreview } from '../../../usecases/render-scene.ts';
+import { Offset } from './params.ts';
 
 export async function sceneRoutes(app: FastifyInstance): Promise<void> {
   app.get(
@@ -11,7 +12,7 @@ export async function sceneRoutes(app: FastifyInstance): Promise<void> {
         summary: 'Catalogued scenes with their footprint bbox',
         querystring: Type.Object({
           limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
-          offset: Type.Integer({ minimum: 0, default: 0 }),
+          offset: Offset,
         }),
       },
     },

@@ -6,6 +6,7 @@ import { SkypatrolError } from '../../../core/errors.ts';
 import { passwordProblem } from '../../../domain/auth/credentials.ts';
 import { ROLES, type Role, validateCounties } from '../../../domain/clues/review.ts';
 import { authenticate, requireRole } from '../plugins/auth.ts';
+import { RowId } from './params.ts';
 
 const RoleSchema = Type.String({ enum: [...ROLES] });
 const Counties = Type.Array(Type.String({ pattern: '^[0-9]{6}$' }), { maxItems: 200, uniqueItems: true });
@@ -64,7 +65,7 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['users'],
         summary: 'Change role, counties, active, display name or password (admin only)',
-        params: Type.Object({ userId: Type.Integer({ minimum: 1 }) }),
+        params: Type.Object({ userId: RowId }),
         body: Type.Object(
           {
             role: Type.Optional(RoleSchema),
