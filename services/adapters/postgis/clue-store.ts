@@ -82,14 +82,26 @@ function toRow(r: Record<string, unknown>): ClueRow {
   return { id: r.id as number, geometry: JSON.parse(geojson as string), properties: props };
 }
 
-/** Clues matching a query, newest first, with the total count for paging. */
-export async function queryClues(pool: pg.Pool, q: ClueQuery): Promise<{ total: number; rows: ClueRow[] }> {
+/**
+ * An optional extra condition on clues (e.g. a reader's county scope): given `arg`, which
+ * appends a query parameter and returns its placeholder, it returns SQL or null for none.
+ */
+export type ClueScope = (arg: (v: unknown) => string) => string | null;
+
+/** Clues matching a query (within `scope`), newest first, with the total count for paging. */
+export async function queryClues(
+  pool: pg.Pool,
+  q: ClueQuery,
+  scope?: ClueScope,
+): Promise<{ total: number; rows: ClueRow[] }> {
   const where: string[] = [];
   const args: unknown[] = [];
   const arg = (v: unknown) => {
     args.push(v);
     return `$${args.length}`;
   };
+  const scoped = scope?.(arg);
+  if (scoped) where.push(scoped);
   if (q.bbox) where.push(`geom && ST_MakeEnvelope(${q.bbox.map(arg).join(', ')}, 4326)`);
   if (q.scenario) where.push(`scenario = ${arg(q.scenario)}`);
   if (q.status) where.push(`status = ${arg(q.status)}`);
@@ -105,23 +117,49 @@ export async function queryClues(pool: pg.Pool, q: ClueQuery): Promise<{ total: 
   return { total: total.rows[0]!.n, rows: rows.map(toRow) };
 }
 
-export async function getClue(pool: pg.Pool, id: number): Promise<(ClueRow & { events: unknown[] }) | null> {
+/** A clue's append-only history, oldest first. */
+export async function listClueEvents(pool: pg.Pool, clueId: number): Promise<unknown[]> {
   const { rows } = await pool.query(
-    `SELECT ${CLUE_COLUMNS}, ST_AsGeoJSON(geom, 7) AS geojson FROM clues WHERE id = $1`,
-    [id],
+    `SELECT id, at, actor, actor_user_id, kind, from_status, to_status, reason, comment, data
+       FROM clue_events WHERE clue_id = $1 ORDER BY at, id`,
+    [clueId],
   );
-  if (!rows[0]) return null;
-  const events = await pool.query(
-    'SELECT id, at, actor, kind, from_status, to_status, reason, comment, data FROM clue_events WHERE clue_id = $1 ORDER BY at, id',
-    [id],
-  );
-  return { ...toRow(rows[0]), events: events.rows };
+  return rows;
 }
 
-/** [west, south, east, north] of all clues, or null when there are none. */
-export async function cluesExtent(pool: pg.Pool): Promise<[number, number, number, number] | null> {
+/** One clue with its history; null when missing or outside `scope` (both → 404). */
+export async function getClue(
+  pool: pg.Pool,
+  id: number,
+  scope?: ClueScope,
+): Promise<(ClueRow & { events: unknown[] }) | null> {
+  const args: unknown[] = [id];
+  const scoped = scope?.((v) => {
+    args.push(v);
+    return `$${args.length}`;
+  });
+  const { rows } = await pool.query(
+    `SELECT ${CLUE_COLUMNS}, ST_AsGeoJSON(geom, 7) AS geojson FROM clues WHERE id = $1${scoped ? ` AND ${scoped}` : ''}`,
+    args,
+  );
+  if (!rows[0]) return null;
+  return { ...toRow(rows[0]), events: await listClueEvents(pool, id) };
+}
+
+/** [west, south, east, north] of the clues within `scope`, or null when there are none. */
+export async function cluesExtent(
+  pool: pg.Pool,
+  scope?: ClueScope,
+): Promise<[number, number, number, number] | null> {
+  const args: unknown[] = [];
+  const scoped = scope?.((v) => {
+    args.push(v);
+    return `$${args.length}`;
+  });
   const { rows } = await pool.query<{ w: number | null; s: number; e: number; n: number }>(
-    'SELECT ST_XMin(e) AS w, ST_YMin(e) AS s, ST_XMax(e) AS e, ST_YMax(e) AS n FROM (SELECT ST_Extent(geom) AS e FROM clues) x',
+    `SELECT ST_XMin(e) AS w, ST_YMin(e) AS s, ST_XMax(e) AS e, ST_YMax(e) AS n
+       FROM (SELECT ST_Extent(geom) AS e FROM clues ${scoped ? `WHERE ${scoped}` : ''}) x`,
+    args,
   );
   const r = rows[0]!;
   return r.w === null ? null : [r.w, r.s, r.e, r.n];

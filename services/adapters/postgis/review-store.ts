@@ -9,7 +9,6 @@ import {
   type ReviewAction,
 } from '../../domain/clues/review.ts';
 import type { ClueStatus } from '../../domain/clues/status.ts';
-import type { ClueQuery, ClueRow } from './clue-store.ts';
 import { withTransaction } from './pool.ts';
 
 /** A signed-in user acting on clues. */
@@ -204,14 +203,7 @@ export async function getAttachment(
   return rows[0] ?? null;
 }
 
-export async function listClueEvents(pool: pg.Pool, clueId: number): Promise<unknown[]> {
-  const { rows } = await pool.query(
-    `SELECT id, at, actor, actor_user_id, kind, from_status, to_status, reason, comment, data
-       FROM clue_events WHERE clue_id = $1 ORDER BY at, id`,
-    [clueId],
-  );
-  return rows;
-}
+export { listClueEvents } from './clue-store.ts';
 
 // ---- county-scoped reads (GET /clues, GET /clues/:id) ----
 
@@ -223,81 +215,4 @@ export async function listClueEvents(pool: pg.Pool, clueId: number): Promise<unk
 export function scopeCondition(actor: Actor | null, arg: (v: unknown) => string): string | null {
   if (actor === null || !isCountyScoped(actor.role)) return null;
   return `county_adcode = ANY(${arg([...actor.counties])}::text[])`;
-}
-
-const CLUE_COLUMNS = `id, scenario, status, dismiss_reason, confidence, priority, area_m2, area_ha, area_mu,
-  first_seen, last_seen, county_adcode, detector, model_version, model_sha256, before_scene, after_scene,
-  created_at, updated_at`;
-
-function toRow(r: Record<string, unknown>): ClueRow {
-  const { geojson, ...props } = r;
-  return { id: r.id as number, geometry: JSON.parse(geojson as string), properties: props };
-}
-
-/** `queryClues` (clue-store) with the actor's county scope applied. */
-export async function queryCluesScoped(
-  pool: pg.Pool,
-  q: ClueQuery,
-  actor: Actor | null,
-): Promise<{ total: number; rows: ClueRow[] }> {
-  const where: string[] = [];
-  const args: unknown[] = [];
-  const arg = (v: unknown) => {
-    args.push(v);
-    return `$${args.length}`;
-  };
-  const scope = scopeCondition(actor, arg);
-  if (scope) where.push(scope);
-  if (q.bbox) where.push(`geom && ST_MakeEnvelope(${q.bbox.map(arg).join(', ')}, 4326)`);
-  if (q.scenario) where.push(`scenario = ${arg(q.scenario)}`);
-  if (q.status) where.push(`status = ${arg(q.status)}`);
-  if (q.from) where.push(`last_seen >= ${arg(q.from)}::date`);
-  if (q.to) where.push(`first_seen <= ${arg(q.to)}::date`);
-  const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  const total = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM clues ${clause}`, args);
-  const { rows } = await pool.query(
-    `SELECT ${CLUE_COLUMNS}, ST_AsGeoJSON(geom, 7) AS geojson FROM clues ${clause}
-      ORDER BY last_seen DESC, id DESC LIMIT ${arg(q.limit)} OFFSET ${arg(q.offset)}`,
-    args,
-  );
-  return { total: total.rows[0]!.n, rows: rows.map(toRow) };
-}
-
-/** `getClue` (clue-store) with the scope: a clue outside it is null (→ 404), like a missing one. */
-export async function getClueScoped(
-  pool: pg.Pool,
-  id: number,
-  actor: Actor | null,
-): Promise<(ClueRow & { events: unknown[] }) | null> {
-  const args: unknown[] = [id];
-  const arg = (v: unknown) => {
-    args.push(v);
-    return `$${args.length}`;
-  };
-  const scope = scopeCondition(actor, arg);
-  const { rows } = await pool.query(
-    `SELECT ${CLUE_COLUMNS}, ST_AsGeoJSON(geom, 7) AS geojson FROM clues WHERE id = $1${scope ? ` AND ${scope}` : ''}`,
-    args,
-  );
-  if (!rows[0]) return null;
-  return { ...toRow(rows[0]), events: await listClueEvents(pool, id) };
-}
-
-/** `cluesExtent` (clue-store) over the clues the actor may see. */
-export async function cluesExtentScoped(
-  pool: pg.Pool,
-  actor: Actor | null,
-): Promise<[number, number, number, number] | null> {
-  const args: unknown[] = [];
-  const scope = scopeCondition(actor, (v) => {
-    args.push(v);
-    return `$${args.length}`;
-  });
-  const { rows } = await pool.query<{ w: number | null; s: number; e: number; n: number }>(
-    `SELECT ST_XMin(e) AS w, ST_YMin(e) AS s, ST_XMax(e) AS e, ST_YMax(e) AS n
-       FROM (SELECT ST_Extent(geom) AS e FROM clues ${scope ? `WHERE ${scope}` : ''}) x`,
-    args,
-  );
-  const r = rows[0]!;
-  return r.w === null ? null : [r.w, r.s, r.e, r.n];
 }

@@ -6,15 +6,14 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { safeEqual, sha256Hex } from '../../../adapters/auth/crypto.ts';
-import type { ClueQuery, ClueRow } from '../../../adapters/postgis/clue-store.ts';
 import {
-  checkClueAccess,
-  cluesExtentScoped,
-  getClueScoped,
-  queryCluesScoped,
-  type ReviewActor,
-  scopeCondition,
-} from '../../../adapters/postgis/review-store.ts';
+  type ClueQuery,
+  type ClueRow,
+  cluesExtent,
+  getClue,
+  queryClues,
+} from '../../../adapters/postgis/clue-store.ts';
+import { checkClueAccess, type ReviewActor, scopeCondition } from '../../../adapters/postgis/review-store.ts';
 import { findApiTokenUser, findSession, type UserRow } from '../../../adapters/postgis/user-store.ts';
 import type { Config } from '../../../core/config.ts';
 import { SkypatrolError } from '../../../core/errors.ts';
@@ -159,7 +158,8 @@ export async function queryCluesFor(
   pool: FastifyInstance['deps']['pool'],
   q: ClueQuery,
 ) {
-  return queryCluesScoped(pool, q, await readerOf(req));
+  const actor = await readerOf(req);
+  return queryClues(pool, q, (arg) => scopeCondition(actor, arg));
 }
 
 /** Drop-in for `getClue(pool, id)`: null (→ 404) for a clue outside the user's counties. */
@@ -168,12 +168,14 @@ export async function getClueFor(
   pool: FastifyInstance['deps']['pool'],
   id: number,
 ): Promise<(ClueRow & { events: unknown[] }) | null> {
-  return getClueScoped(pool, id, await readerOf(req));
+  const actor = await readerOf(req);
+  return getClue(pool, id, (arg) => scopeCondition(actor, arg));
 }
 
 /** Drop-in for `cluesExtent(pool)` over the clues the user may see. */
 export async function cluesExtentFor(req: FastifyRequest, pool: FastifyInstance['deps']['pool']) {
-  return cluesExtentScoped(pool, await readerOf(req));
+  const actor = await readerOf(req);
+  return cluesExtent(pool, (arg) => scopeCondition(actor, arg));
 }
 
 /** Secure cookies when the request came over https (directly or via a trusted proxy). */
