@@ -17,6 +17,7 @@ import { ogcRoutes } from './routes/ogc.ts';
 import { reviewPlugin } from './routes/review.ts';
 import { sceneRoutes } from './routes/scenes.ts';
 import { tilesExportsStatsPlugin } from './routes/tiles.ts';
+import { webSupportRoutes } from './routes/web-support.ts';
 
 export interface AppDeps {
   pool: pg.Pool;
@@ -100,6 +101,7 @@ export async function build(
   await app.register(tilesExportsStatsPlugin);
   await app.register(ogcRoutes, { prefix: '/ogc' });
   await app.register(reviewPlugin);
+  await app.register(webSupportRoutes);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const webDir = resolve(config.webDir);
