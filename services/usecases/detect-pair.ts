@@ -2,6 +2,7 @@ import type { LoadedDetector } from '../adapters/files/detector-registry.ts';
 import { SkypatrolError } from '../core/errors.ts';
 import type { DetectorManifest } from '../domain/detectors/manifest.ts';
 import { type ChangePolygon, polygonize } from '../domain/detectors/polygonize.ts';
+import type { ZoneRef } from '../domain/detectors/rules.ts';
 import { areaUnits } from '../domain/geo/area.ts';
 import { toLonLatFn } from '../domain/geo/crs.ts';
 import { pixelToMap } from '../domain/geo/grid.ts';
@@ -27,6 +28,10 @@ export interface ClueFeature {
     after_date: string;
     before_scene: string;
     after_scene: string;
+    /** 0–3, from the manifest's priority weight × confidence × area (detectTile). */
+    priority?: number;
+    /** Zoning features of the scenario's layer the detection overlaps (detectTile). */
+    zones?: ZoneRef[];
   };
 }
 

@@ -30,6 +30,14 @@ function packWindow(
   return out;
 }
 
+/** Bands of both dates on one grid (any source: scene folders, composites, test arrays). */
+export interface BandPair {
+  width: number;
+  height: number;
+  before: Map<CanonicalBand, Float32Array>;
+  after: Map<CanonicalBand, Float32Array>;
+}
+
 /**
  * Run a detector over the whole pair in tiles of `manifest.tile.size` with
  * `manifest.tile.overlap` pixels of context on every side, keeping each tile's centre, so
@@ -43,13 +51,28 @@ export async function runTiled(
   outputName?: string,
 ): Promise<Float32Array> {
   const { width, height } = pair.before.stack.grid;
-  const order = manifest.inputs.bands as CanonicalBand[];
+  return runOnBands(
+    runner,
+    manifest,
+    { width, height, before: pair.before.stack.bands, after: pair.after.stack.bands },
+    { ...(outputName ? { outputName } : {}) },
+  );
+}
+
+/** `runTiled` on plain band maps; `bands` overrides the channel order (fallback models). */
+export async function runOnBands(
+  runner: ModelRunner,
+  manifest: DetectorManifest,
+  pair: BandPair,
+  options: { outputName?: string; bands?: readonly CanonicalBand[] } = {},
+): Promise<Float32Array> {
+  const { width, height } = pair;
+  const order = (options.bands ?? manifest.inputs.bands) as CanonicalBand[];
   const { size, overlap } = manifest.tile;
   const core = Math.max(1, size - 2 * overlap);
   const out = new Float32Array(width * height);
-  const output = outputName ?? manifest.output.name;
-  const tensorFor = (date: 'before' | 'after') =>
-    date === 'before' ? pair.before.stack.bands : pair.after.stack.bands;
+  const output = options.outputName ?? manifest.output.name;
+  const tensorFor = (date: 'before' | 'after') => (date === 'before' ? pair.before : pair.after);
 
   for (let cy = 0; cy < height; cy += core) {
     for (let cx = 0; cx < width; cx += core) {

@@ -11,6 +11,8 @@ export interface LoadedDetector {
   dir: string;
   modelPath: string;
   runner: ModelRunner;
+  /** The declared fallback model for pairs lacking an optional band (e.g. no SWIR on GF). */
+  fallbackRunner?: ModelRunner;
 }
 
 /** Ids of the detector folders (those holding a manifest.json). */
@@ -65,23 +67,53 @@ export async function readManifest(
   return { manifest: parsed.manifest, dir };
 }
 
-export async function loadDetector(detectorsDir: string, id: string, threads = 0): Promise<LoadedDetector> {
-  const { manifest, dir } = await readManifest(detectorsDir, id);
-  const modelPath = join(dir, manifest.model.file);
-  const bytes = await readFile(modelPath).catch((err) => {
-    throw new SkypatrolError(
-      'DETECTOR_INVALID',
-      `detector ${id}: model file ${manifest.model.file} is missing`,
-      { cause: err },
-    );
+/** Read a model file of a detector and check its SHA-256 against the manifest. */
+export async function readVerifiedModel(
+  dir: string,
+  id: string,
+  model: { file: string; sha256: string },
+): Promise<Uint8Array> {
+  const bytes = await readFile(join(dir, model.file)).catch((err) => {
+    throw new SkypatrolError('DETECTOR_INVALID', `detector ${id}: model file ${model.file} is missing`, {
+      cause: err,
+    });
   });
   const sha = createHash('sha256').update(bytes).digest('hex');
-  if (sha !== manifest.model.sha256) {
+  if (sha !== model.sha256) {
     throw new SkypatrolError(
       'DETECTOR_INVALID',
-      `detector ${id}: ${manifest.model.file} has SHA-256 ${sha}, the manifest says ${manifest.model.sha256}`,
+      `detector ${id}: ${model.file} has SHA-256 ${sha}, the manifest says ${model.sha256}`,
     );
   }
-  const runner = await loadModel(bytes, threads);
-  return { manifest, dir, modelPath, runner };
+  return bytes;
+}
+
+/** Load a verified manifest + model(s) from a detector folder (or one of its version folders). */
+export async function loadDetectorFrom(
+  dir: string,
+  manifest: DetectorManifest,
+  threads = 0,
+): Promise<LoadedDetector> {
+  const id = manifest.id;
+  const runner = await loadModel(await readVerifiedModel(dir, id, manifest.model), threads);
+  const fm = manifest.inputs.fallbackModel;
+  const fallbackRunner = fm ? await loadModel(await readVerifiedModel(dir, id, fm), threads) : undefined;
+  return {
+    manifest,
+    dir,
+    modelPath: join(dir, manifest.model.file),
+    runner,
+    ...(fallbackRunner ? { fallbackRunner } : {}),
+  };
+}
+
+export async function loadDetector(detectorsDir: string, id: string, threads = 0): Promise<LoadedDetector> {
+  const { manifest, dir } = await readManifest(detectorsDir, id);
+  return loadDetectorFrom(dir, manifest, threads);
+}
+
+/** Release a detector's ONNX sessions. */
+export async function releaseDetector(d: LoadedDetector): Promise<void> {
+  await d.runner.release();
+  await d.fallbackRunner?.release();
 }

@@ -1,0 +1,187 @@
+import * as turf from '@turf/turf';
+import type { Feature, MultiPolygon, Polygon } from 'geojson';
+import { multiPolygonAreaM2, type PolygonCoords } from '../geo/area.ts';
+import type { ZoneLayer, ZoningRule } from './manifest.ts';
+
+/**
+ * Zoning rules: a detected change is a clue only where the zoning makes it unlawful. Pure
+ * geometry (Turf, lon/lat); the detected polygon is clipped to the unlawful part, and the
+ * zoning features it concerns are reported with it.
+ */
+
+/** One zoning feature near a tile (from PostGIS `zones`, or a zoning GeoJSON). */
+export interface ZoneRecord {
+  id: string;
+  kind: ZoneLayer;
+  properties: Record<string, unknown>;
+  /** MultiPolygon coordinates, lon/lat. */
+  coordinates: PolygonCoords[];
+}
+
+/** The zoning features a tile's detectors need. */
+export interface TileZones {
+  features: ZoneRecord[];
+}
+
+/** How a clue refers to a zoning feature it overlaps (zone id and, where known, permit number / name). */
+export interface ZoneRef {
+  id: string;
+  kind: ZoneLayer;
+  permit_no?: string;
+  name?: string;
+  deadline?: string;
+}
+
+export interface RuleSpec {
+  rule: ZoningRule;
+  layer: ZoneLayer | null;
+  deadlineField?: string | undefined;
+}
+
+export interface RuleOutcome {
+  /** The unlawful part (null when nothing of it is unlawful). */
+  coordinates: PolygonCoords[] | null;
+  areaM2: number;
+  /** Zoning features of the rule's layer the detection overlaps. */
+  zones: ZoneRef[];
+  /** Why it was dropped (null when kept). */
+  reason: string | null;
+}
+
+type Geo = Feature<Polygon | MultiPolygon>;
+
+const toFeature = (coords: PolygonCoords[]): Geo =>
+  coords.length === 1 ? turf.polygon(coords[0]!) : turf.multiPolygon(coords);
+
+function coordsOf(f: Geo | null): PolygonCoords[] {
+  if (!f) return [];
+  const g = f.geometry;
+  return (g.type === 'Polygon' ? [g.coordinates] : g.coordinates) as PolygonCoords[];
+}
+
+function bboxOf(coords: PolygonCoords[]): [number, number, number, number] {
+  let w = Infinity;
+  let s = Infinity;
+  let e = -Infinity;
+  let n = -Infinity;
+  for (const p of coords)
+    for (const [x, y] of p[0]!) {
+      if (x < w) w = x;
+      if (x > e) e = x;
+      if (y < s) s = y;
+      if (y > n) n = y;
+    }
+  return [w, s, e, n];
+}
+
+const overlapsBox = (a: number[], b: number[]) =>
+  a[0]! <= b[2]! && b[0]! <= a[2]! && a[1]! <= b[3]! && b[1]! <= a[3]!;
+
+/** The deadline (ISO date) of a zoning feature, or null when it has none. */
+export function deadlineOf(z: ZoneRecord, field: string): string | null {
+  const v = z.properties[field];
+  if (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}/.test(v)) return null;
+  return v.slice(0, 10);
+}
+
+function ref(z: ZoneRecord, deadlineField?: string): ZoneRef {
+  const r: ZoneRef = { id: z.id, kind: z.kind };
+  const permit = z.properties.permit_no;
+  const name = z.properties.name;
+  if (typeof permit === 'string') r.permit_no = permit;
+  if (typeof name === 'string') r.name = name;
+  if (deadlineField) {
+    const d = deadlineOf(z, deadlineField);
+    if (d) r.deadline = d;
+  }
+  return r;
+}
+
+/** Drop sliver parts left by clipping (less than `minPartM2`). */
+function dropSlivers(coords: PolygonCoords[], minPartM2: number): PolygonCoords[] {
+  return coords.filter((p) => multiPolygonAreaM2([p]) >= minPartM2);
+}
+
+/**
+ * Apply a scenario's zoning rule to one detected polygon.
+ * @param afterFrom first day of the after window (ISO date): a deadline before it has passed.
+ * @param minAreaM2 the detector's minimum mapping unit, applied again to the clipped part.
+ */
+export function applyZoningRule(
+  detection: PolygonCoords[],
+  spec: RuleSpec,
+  zones: readonly ZoneRecord[],
+  options: { afterFrom: string; minAreaM2: number },
+): RuleOutcome {
+  const area = multiPolygonAreaM2(detection);
+  if (spec.rule === 'none' || !spec.layer) {
+    return { coordinates: detection, areaM2: area, zones: [], reason: null };
+  }
+  const box = bboxOf(detection);
+  const det = toFeature(detection);
+  const deadlineField = spec.rule === 'after-deadline' ? (spec.deadlineField ?? 'reclaim_by') : undefined;
+  const touching = zones.filter(
+    (z) =>
+      z.kind === spec.layer &&
+      z.coordinates.length > 0 &&
+      overlapsBox(bboxOf(z.coordinates), box) &&
+      turf.booleanIntersects(det, toFeature(z.coordinates)),
+  );
+  const refs = touching.map((z) => ref(z, deadlineField));
+
+  let kept: PolygonCoords[];
+  if (spec.rule === 'inside') {
+    if (!touching.length)
+      return { coordinates: null, areaM2: 0, zones: refs, reason: `outside ${spec.layer}` };
+    const parts: PolygonCoords[] = [];
+    for (const z of touching) {
+      const inter = turf.intersect(turf.featureCollection([det, toFeature(z.coordinates)]));
+      parts.push(...coordsOf(inter as Geo | null));
+    }
+    kept =
+      parts.length > 1
+        ? coordsOf(turf.union(turf.featureCollection(parts.map((p) => turf.polygon(p)))) as Geo | null)
+        : parts;
+  } else {
+    // `outside`: every feature of the layer makes the change lawful; `after-deadline`: only
+    // features whose deadline has not passed at the start of the after window (or have none).
+    const lawful =
+      spec.rule === 'outside'
+        ? touching
+        : touching.filter((z) => {
+            const d = deadlineOf(z, deadlineField!);
+            return d === null || d >= options.afterFrom;
+          });
+    if (!lawful.length) kept = detection;
+    else {
+      let rest: Geo | null = det;
+      for (const z of lawful) {
+        if (!rest) break;
+        rest = turf.difference(turf.featureCollection([rest, toFeature(z.coordinates)])) as Geo | null;
+      }
+      kept = coordsOf(rest);
+    }
+  }
+  kept = dropSlivers(kept, Math.min(100, options.minAreaM2));
+  const keptArea = kept.length ? multiPolygonAreaM2(kept) : 0;
+  if (!kept.length || keptArea < options.minAreaM2) {
+    const why =
+      spec.rule === 'inside'
+        ? `part inside ${spec.layer} below the minimum mapping unit`
+        : spec.rule === 'outside'
+          ? `inside ${spec.layer}`
+          : `inside a ${spec.layer} within its ${deadlineField}`;
+    return { coordinates: null, areaM2: keptArea, zones: refs, reason: why };
+  }
+  return { coordinates: kept, areaM2: keptArea, zones: refs, reason: null };
+}
+
+/**
+ * Priority 0–3 of a clue: the manifest's priority weight × confidence × an area factor that
+ * grows from 0.5 at 1 000 m² to 1 at 100 000 m² (logarithmically), scaled to 0–3 and rounded.
+ */
+export function cluePriority(weight: number, confidence: number, areaM2: number): number {
+  const areaFactor = 0.5 + 0.5 * Math.min(1, Math.max(0, Math.log10(Math.max(areaM2, 1) / 1000) / 2));
+  const score = weight * Math.min(1, Math.max(0, confidence)) * areaFactor;
+  return Math.max(0, Math.min(3, Math.round(score * 3)));
+}

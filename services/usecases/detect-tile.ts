@@ -1,0 +1,220 @@
+import type pg from 'pg';
+import type { LoadedDetector } from '../adapters/files/detector-registry.ts';
+import type { ModelRunner } from '../adapters/onnx/session.ts';
+import { SkypatrolError } from '../core/errors.ts';
+import type { DetectorManifest, ZoneLayer } from '../domain/detectors/manifest.ts';
+import { polygonize } from '../domain/detectors/polygonize.ts';
+import { applyZoningRule, cluePriority, type TileZones, type ZoneRecord } from '../domain/detectors/rules.ts';
+import type { AnalysisTile } from '../domain/geo/analysis-grid.ts';
+import type { PolygonCoords } from '../domain/geo/area.ts';
+import { toLonLatFn } from '../domain/geo/crs.ts';
+import { pixelToMap } from '../domain/geo/grid.ts';
+import { CANONICAL_BANDS, type CanonicalBand } from '../domain/imagery/bands.ts';
+import { matchMeanStd } from '../domain/imagery/radiometry.ts';
+import { type ClueFeature, toClueFeature } from './detect-pair.ts';
+import type { TileComposite } from './read-tile.ts';
+import { runOnBands } from './run-model.ts';
+
+export type { TileZones, ZoneRecord } from '../domain/detectors/rules.ts';
+
+/**
+ * The multi-detector runtime of a patrol: one read and composite of each tile's inputs shared
+ * by every requested detector, each detector's ONNX model run with overlap (runOnBands),
+ * polygons (minimum mapping unit, holes kept, ellipsoidal areas, confidence from the
+ * probabilities inside), then each scenario's zoning rule, which removes lawful changes.
+ */
+
+/** Union of the bands the detectors read (each tile is read and composited once for all of them). */
+export function bandsFor(detectors: LoadedDetector[]): CanonicalBand[] {
+  const want = new Set<string>();
+  for (const d of detectors) for (const b of d.manifest.inputs.bands) want.add(b);
+  return CANONICAL_BANDS.filter((b) => want.has(b));
+}
+
+/** Union of the bands every detector requires (a sensor without the optional ones still serves). */
+export function requiredBandsFor(detectors: LoadedDetector[]): CanonicalBand[] {
+  const want = new Set<string>();
+  for (const d of detectors) for (const b of d.manifest.inputs.required) want.add(b);
+  return CANONICAL_BANDS.filter((b) => want.has(b));
+}
+
+/** Zoning layers the rules of these detectors need. */
+export function layersFor(detectors: LoadedDetector[]): ZoneLayer[] {
+  const layers = new Set<ZoneLayer>();
+  for (const d of detectors)
+    if (d.manifest.zoning.rule !== 'none' && d.manifest.zoning.layer) layers.add(d.manifest.zoning.layer);
+  return [...layers].sort();
+}
+
+/** Zoning features the rules of these detectors need, intersecting the tile (from PostGIS `zones`). */
+export async function zonesForTile(
+  pool: pg.Pool,
+  tile: AnalysisTile,
+  detectors: LoadedDetector[],
+): Promise<TileZones> {
+  const layers = layersFor(detectors);
+  if (!layers.length) return { features: [] };
+  const [w, s, e, n] = tile.boundsLonLat;
+  // A small margin so a polygon on the tile edge is clipped against whole zone edges.
+  const m = 0.002;
+  const { rows } = await pool.query<{
+    id: string;
+    kind: ZoneLayer;
+    properties: Record<string, unknown>;
+    geom: string;
+  }>(
+    `WITH box AS (SELECT ST_MakeEnvelope($2, $3, $4, $5, 4326) AS g)
+     SELECT z.id::text AS id, z.kind, z.properties,
+            ST_AsGeoJSON(ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Intersection(z.geom, box.g)), 3)), 9) AS geom
+       FROM zones z, box
+      WHERE z.kind = ANY($1) AND ST_Intersects(z.geom, box.g)
+      ORDER BY z.id`,
+    [layers, w - m, s - m, e + m, n + m],
+  );
+  const features: ZoneRecord[] = [];
+  for (const r of rows) {
+    const g = JSON.parse(r.geom) as { type: string; coordinates: PolygonCoords[] };
+    if (!g.coordinates?.length) continue;
+    features.push({ id: r.id, kind: r.kind, properties: r.properties ?? {}, coordinates: g.coordinates });
+  }
+  return { features };
+}
+
+/** True when every valid pixel of the composite has a value for `band`. */
+function hasBand(c: TileComposite, band: string): boolean {
+  const v = c.bands[band];
+  if (!v) return false;
+  for (let i = 0; i < v.length; i++) if (c.valid[i] && !Number.isNaN(v[i]!)) return true;
+  return false;
+}
+
+/** Which model and channel order a detector runs with on this pair (declared fallback when an optional band is missing). */
+export function modelFor(
+  d: LoadedDetector,
+  before: TileComposite,
+  after: TileComposite,
+): { runner: ModelRunner; bands: CanonicalBand[]; fallback: boolean } {
+  const m = d.manifest;
+  for (const b of m.inputs.required) {
+    if (!hasBand(before, b) || !hasBand(after, b)) {
+      throw new SkypatrolError('SCENE_MISSING_BAND', `detector ${m.id} needs band ${b} in both windows`);
+    }
+  }
+  const complete = m.inputs.bands.every((b) => hasBand(before, b) && hasBand(after, b));
+  if (!complete && d.fallbackRunner && m.inputs.fallbackModel) {
+    return {
+      runner: d.fallbackRunner,
+      bands: m.inputs.fallbackModel.bands as CanonicalBand[],
+      fallback: true,
+    };
+  }
+  return { runner: d.runner, bands: m.inputs.bands as CanonicalBand[], fallback: !complete };
+}
+
+/** Probability raster of one detector on a tile pair (no thresholding). */
+export async function probabilityFor(
+  d: LoadedDetector,
+  before: TileComposite,
+  after: TileComposite,
+  width: number,
+  height: number,
+): Promise<{ probability: Float32Array; fallback: boolean }> {
+  const m: DetectorManifest = d.manifest;
+  const { runner, bands, fallback } = modelFor(d, before, after);
+  const missing = (c: TileComposite, b: string) => !hasBand(before, b) || !hasBand(after, b) || !c.bands[b];
+  const beforeBands = new Map<CanonicalBand, Float32Array>();
+  const afterBands = new Map<CanonicalBand, Float32Array>();
+  for (const b of bands) {
+    // An optional band missing in either date is left out of both (→ the declared fallback value),
+    // so the pair never "changes" merely because one sensor lacks it.
+    if (missing(before, b) || missing(after, b)) continue;
+    beforeBands.set(b, before.bands[b]!);
+    afterBands.set(
+      b,
+      m.inputs.radiometricMatch === 'mean-std'
+        ? matchMeanStd(before.bands[b]!, after.bands[b]!)
+        : after.bands[b]!,
+    );
+  }
+  const probability = await runOnBands(
+    runner,
+    m,
+    { width, height, before: beforeBands, after: afterBands },
+    { bands },
+  );
+  return { probability, fallback };
+}
+
+const day = (n: number) => new Date(Math.max(n, 0) * 86_400_000).toISOString().slice(0, 10);
+
+/**
+ * Run every detector on one tile's composites, polygonize (MMU, ~1 px simplification, holes kept,
+ * ellipsoidal areas, confidence from the probabilities inside), apply each scenario's zoning rule.
+ * Pure of I/O apart from ONNX sessions. Features carry properties.scenario = detector id and a
+ * `priority` (0–3 from the manifest's priority weight × confidence × area) and the zoning
+ * overlaps (zone ids/permit numbers) in properties.zones.
+ */
+export async function detectTile(args: {
+  tile: AnalysisTile;
+  before: TileComposite;
+  after: TileComposite;
+  detectors: LoadedDetector[];
+  zones: TileZones;
+  windows: { before: { from: string; to: string }; after: { from: string; to: string } };
+}): Promise<{ features: ClueFeature[]; dropped: { scenario: string; rule: string; count: number }[] }> {
+  const { tile, before, after, detectors, zones, windows } = args;
+  const { width, height } = tile.grid;
+  const n = width * height;
+  const valid = new Uint8Array(n);
+  for (let i = 0; i < n; i++) valid[i] = before.valid[i]! & after.valid[i]!;
+  const toLonLat = toLonLatFn(tile.epsg);
+  if (!toLonLat)
+    throw new SkypatrolError('SCENE_CRS_UNSUPPORTED', `EPSG:${tile.epsg} is not a supported CRS`);
+  const lonLat = (x: number, y: number) => {
+    const [mx, my] = pixelToMap(tile.grid, x, y);
+    return toLonLat(mx, my);
+  };
+  let newest = -1;
+  for (let i = 0; i < n; i++) if (valid[i] && after.date[i]! > newest) newest = after.date[i]!;
+  const seen = {
+    beforeDate: windows.before.to,
+    afterDate: newest >= 0 ? day(newest) : windows.after.to,
+    beforeScene: before.scenes[0] ?? '',
+    afterScene: after.scenes.at(-1) ?? '',
+  };
+
+  const features: ClueFeature[] = [];
+  const dropped: { scenario: string; rule: string; count: number }[] = [];
+  for (const d of detectors) {
+    const m = d.manifest;
+    const { probability } = await probabilityFor(d, before, after, width, height);
+    const polygons = polygonize({
+      width,
+      height,
+      probability,
+      valid,
+      threshold: m.threshold,
+      minAreaM2: m.minAreaM2,
+      toLonLat: lonLat,
+    });
+    let droppedHere = 0;
+    for (const p of polygons) {
+      const outcome = applyZoningRule(
+        p.coordinates,
+        { rule: m.zoning.rule, layer: m.zoning.layer, deadlineField: m.zoning.deadlineField },
+        zones.features,
+        { afterFrom: windows.after.from, minAreaM2: m.minAreaM2 },
+      );
+      if (!outcome.coordinates) {
+        droppedHere++;
+        continue;
+      }
+      const f = toClueFeature({ ...p, coordinates: outcome.coordinates, areaM2: outcome.areaM2 }, m, seen);
+      f.properties.priority = cluePriority(m.priorityWeight, p.confidence, outcome.areaM2);
+      f.properties.zones = outcome.zones;
+      features.push(f);
+    }
+    if (m.zoning.rule !== 'none') dropped.push({ scenario: m.id, rule: m.zoning.rule, count: droppedHere });
+  }
+  return { features, dropped };
+}

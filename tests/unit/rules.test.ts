@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { applyZoningRule, cluePriority, type ZoneRecord } from '../../services/domain/detectors/rules.ts';
+import { multiPolygonAreaM2, type PolygonCoords } from '../../services/domain/geo/area.ts';
+
+/** A lon/lat square of `side` degrees at (x, y), counter-clockwise. */
+const square = (x: number, y: number, side: number): PolygonCoords => [
+  [
+    [x, y],
+    [x + side, y],
+    [x + side, y + side],
+    [x, y + side],
+    [x, y],
+  ],
+];
+// ~0.001° ≈ 111 m north, ≈ 72 m east at 49.4°N.
+const det = [square(117.7, 49.4, 0.002)];
+const detArea = multiPolygonAreaM2(det);
+const zone = (id: string, kind: ZoneRecord['kind'], coords: PolygonCoords, properties = {}): ZoneRecord => ({
+  id,
+  kind,
+  properties,
+  coordinates: [coords],
+});
+const opts = { afterFrom: '2025-06-01', minAreaM2: 1000 };
+
+describe('zoning rules', () => {
+  it('none keeps the detection as it is', () => {
+    const r = applyZoningRule(det, { rule: 'none', layer: null }, [], opts);
+    expect(r.coordinates).toEqual(det);
+    expect(r.areaM2).toBeCloseTo(detArea, 3);
+  });
+
+  it('inside keeps only the part inside the layer and drops a detection outside it', () => {
+    const forest = zone('7', 'forest_land', square(117.701, 49.399, 0.01), { name: '樟子松林 1' });
+    const r = applyZoningRule(det, { rule: 'inside', layer: 'forest_land' }, [forest], opts);
+    expect(r.reason).toBeNull();
+    // The forest covers the upper-right 3/4 of the square (x ≥ 117.701 over the whole height).
+    expect(r.areaM2 / detArea).toBeCloseTo(0.5, 2);
+    expect(r.zones).toEqual([{ id: '7', kind: 'forest_land', name: '樟子松林 1' }]);
+    const far = zone('8', 'forest_land', square(118, 49.4, 0.01));
+    const out = applyZoningRule(det, { rule: 'inside', layer: 'forest_land' }, [far], opts);
+    expect(out.coordinates).toBeNull();
+    expect(out.reason).toMatch(/outside forest_land/);
+  });
+
+  it('inside ignores features of other layers', () => {
+    const other = zone('9', 'grassland', square(117.69, 49.39, 0.05));
+    const r = applyZoningRule(det, { rule: 'inside', layer: 'forest_land' }, [other], opts);
+    expect(r.coordinates).toBeNull();
+  });
+
+  it('outside removes the part inside a mining permit, keeping the overlap permit number', () => {
+    const permit = zone('3', 'mining_permit', square(117.7, 49.4, 0.001), { permit_no: 'C150' });
+    const r = applyZoningRule(det, { rule: 'outside', layer: 'mining_permit' }, [permit], opts);
+    expect(r.areaM2 / detArea).toBeCloseTo(0.75, 2);
+    expect(r.zones[0]).toMatchObject({ id: '3', permit_no: 'C150' });
+    const covering = zone('4', 'mining_permit', square(117.69, 49.39, 0.05), { permit_no: 'C151' });
+    const lawful = applyZoningRule(det, { rule: 'outside', layer: 'mining_permit' }, [covering], opts);
+    expect(lawful.coordinates).toBeNull();
+    expect(lawful.reason).toMatch(/inside mining_permit/);
+  });
+
+  it('after-deadline: lawful inside a permit whose reclaim_by has not passed, a clue after it', () => {
+    const spec = { rule: 'after-deadline' as const, layer: 'temporary_land_permit' as const };
+    const valid = zone('1', 'temporary_land_permit', square(117.69, 49.39, 0.05), {
+      permit_no: 'LS-2024-003',
+      reclaim_by: '2026-10-31',
+    });
+    const expired = { ...valid, id: '2', properties: { permit_no: 'LS-2024-001', reclaim_by: '2025-05-31' } };
+    expect(applyZoningRule(det, spec, [valid], opts).coordinates).toBeNull();
+    const clue = applyZoningRule(det, spec, [expired], opts);
+    expect(clue.coordinates).not.toBeNull();
+    expect(clue.zones).toEqual([
+      { id: '2', kind: 'temporary_land_permit', permit_no: 'LS-2024-001', deadline: '2025-05-31' },
+    ]);
+    // Outside any permit: a clue.
+    expect(applyZoningRule(det, spec, [], opts).areaM2).toBeCloseTo(detArea, 3);
+    // Spill: the part outside a valid permit remains.
+    const half = zone('5', 'temporary_land_permit', square(117.7, 49.4, 0.001), { reclaim_by: '2026-10-31' });
+    expect(applyZoningRule(det, spec, [half], opts).areaM2 / detArea).toBeCloseTo(0.75, 2);
+    // A different deadline field (mining permits expire by valid_to).
+    const mine = zone('6', 'mining_permit', square(117.69, 49.39, 0.05), { valid_to: '2024-12-31' });
+    const r = applyZoningRule(
+      det,
+      { rule: 'after-deadline', layer: 'mining_permit', deadlineField: 'valid_to' },
+      [mine],
+      opts,
+    );
+    expect(r.coordinates).not.toBeNull();
+  });
+
+  it('drops what remains below the minimum mapping unit after clipping', () => {
+    const permit = zone('3', 'mining_permit', square(117.7, 49.4, 0.00199), { permit_no: 'C150' });
+    const r = applyZoningRule(det, { rule: 'outside', layer: 'mining_permit' }, [permit], opts);
+    expect(r.coordinates).toBeNull();
+    expect(r.areaM2).toBeLessThan(1000);
+  });
+
+  it('keeps holes of the detection', () => {
+    const withHole: PolygonCoords[] = [
+      [square(117.7, 49.4, 0.004)[0]!, [...square(117.701, 49.401, 0.001)[0]!].reverse()],
+    ];
+    const forest = zone('7', 'forest_land', square(117.69, 49.39, 0.05));
+    const r = applyZoningRule(withHole, { rule: 'inside', layer: 'forest_land' }, [forest], opts);
+    expect(r.coordinates![0]!.length).toBe(2);
+    expect(r.areaM2).toBeCloseTo(multiPolygonAreaM2(withHole), 0);
+  });
+
+  it('priority grows with weight, confidence and area, within 0–3', () => {
+    expect(cluePriority(1, 0.9, 1000)).toBe(1);
+    expect(cluePriority(2, 0.95, 200_000)).toBe(3);
+    expect(cluePriority(0, 1, 1e6)).toBe(0);
+    expect(cluePriority(1, 0.9, 100_000)).toBeGreaterThan(cluePriority(1, 0.9, 1000));
+  });
+});
