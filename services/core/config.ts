@@ -29,6 +29,12 @@ const EnvSchema = z.object({
   SKYPATROL_WEB_DIR: z.string().min(1).default('web/dist'),
   SKYPATROL_SHARED_DATA: z.string().min(1).default('../shared/data'),
   SKYPATROL_REQUIRE_LOGIN: z.enum(['true', 'false']).optional(),
+  SKYPATROL_SMTP_URL: z
+    .string()
+    .url()
+    .refine((u) => /^smtps?:/.test(u), 'must be an smtp:// or smtps:// URL')
+    .optional(),
+  SKYPATROL_MAIL_FROM: z.string().min(3).optional(),
 });
 
 export interface Config {
@@ -47,6 +53,10 @@ export interface Config {
   sharedDataDir: string;
   /** Anonymous readers get 401 when true (default: true when NODE_ENV=production). */
   requireLogin: boolean;
+  /** SMTP server for notification e-mail (smtp:// or smtps://); unset: e-mail is not sent. */
+  smtpUrl?: string;
+  /** From: of notification e-mail (default "天巡 Skypatrol <skypatrol@localhost>"). */
+  mailFrom?: string;
 }
 
 /** Parse configuration from an environment map; throws CONFIG_INVALID naming every bad key. */
@@ -73,5 +83,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     requireLogin: e.SKYPATROL_REQUIRE_LOGIN
       ? e.SKYPATROL_REQUIRE_LOGIN === 'true'
       : cleaned.NODE_ENV === 'production',
+    ...(e.SKYPATROL_SMTP_URL ? { smtpUrl: e.SKYPATROL_SMTP_URL } : {}),
+    ...(e.SKYPATROL_MAIL_FROM ? { mailFrom: e.SKYPATROL_MAIL_FROM } : {}),
   };
 }

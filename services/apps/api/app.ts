@@ -13,6 +13,7 @@ import type { Config } from '../../core/config.ts';
 import { isSkypatrolError } from '../../core/errors.ts';
 import { clueRoutes } from './routes/clues.ts';
 import { healthRoutes } from './routes/health.ts';
+import { notificationRoutes } from './routes/notifications.ts';
 import { ogcRoutes } from './routes/ogc.ts';
 import { reviewPlugin } from './routes/review.ts';
 import { sceneRoutes } from './routes/scenes.ts';
@@ -101,6 +102,7 @@ export async function build(
   await app.register(tilesExportsStatsPlugin);
   await app.register(ogcRoutes, { prefix: '/ogc' });
   await app.register(reviewPlugin);
+  await app.register(notificationRoutes);
   await app.register(webSupportRoutes);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -5,6 +5,7 @@ import { dbMigrateCommand } from './commands/db.ts';
 import { demoCommand } from './commands/demo.ts';
 import { detectCommand } from './commands/detect.ts';
 import { detectorsListCommand, detectorsTrainCommand } from './commands/detectors.ts';
+import { registerNotifyCommands } from './commands/notify.ts';
 import {
   scenesAddCommand,
   scenesImportFolderCommand,
@@ -183,6 +184,7 @@ export function program(): Command {
     .action(async (opts) => simulateCommand(loadConfig(), opts));
   registerZonesCommands(cli, loadConfig);
   registerUsersCommands(cli, loadConfig);
+  registerNotifyCommands(cli, loadConfig);
   return cli;
 }
 

@@ -1,0 +1,229 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { randomToken } from '../../../adapters/auth/crypto.ts';
+import {
+  type Channel,
+  createSubscription,
+  type DigestMode,
+  deleteSubscription,
+  getSubscription,
+  listDeliveries,
+  listSubscriptions,
+  type SubscriptionRow,
+  updateSubscription,
+} from '../../../adapters/postgis/notify-store.ts';
+import { SkypatrolError } from '../../../core/errors.ts';
+import { PRIORITY_MAX, PRIORITY_MIN } from '../../../domain/clues/review.ts';
+import { authenticate, noStore } from '../plugins/auth.ts';
+import { RowId } from './params.ts';
+
+/**
+ * A user's own notification subscriptions: `/users/me/subscriptions`. Webhooks get a secret
+ * (generated unless given) that signs every POST; it is shown when created or replaced, never
+ * listed. Field teams subscribe by e-mail only (a webhook sends clue data to any URL).
+ */
+
+const Scenarios = Type.Array(Type.String({ pattern: '^[a-z0-9_-]{1,64}$' }), {
+  minItems: 1,
+  maxItems: 16,
+  uniqueItems: true,
+});
+const Priority = Type.Integer({ minimum: PRIORITY_MIN, maximum: PRIORITY_MAX });
+const Secret = Type.String({ minLength: 16, maxLength: 256, pattern: '^[\\x21-\\x7e]+$' });
+const Target = Type.String({ minLength: 3, maxLength: 2048 });
+const Digest = Type.Union([Type.Literal('daily'), Type.Literal('none')]);
+const SubId = Type.Object({ sid: RowId });
+
+const EMAIL =
+  /^[^@\s<>",;()[\]\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$|^[^@\s<>",;()[\]\\]{1,64}@localhost$/;
+
+/** Checks a target for its channel; returns it normalised. */
+function checkTarget(channel: Channel, raw: string): string {
+  const target = raw.trim();
+  if (channel === 'email') {
+    if (!EMAIL.test(target))
+      throw new SkypatrolError('VALIDATION', `"${target.slice(0, 100)}" is not an e-mail address`);
+    return target;
+  }
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    throw new SkypatrolError('VALIDATION', `webhook target "${target.slice(0, 100)}" is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new SkypatrolError('VALIDATION', `webhook target must be http:// or https://; got ${url.protocol}`);
+  if (url.username || url.password)
+    throw new SkypatrolError(
+      'VALIDATION',
+      'webhook target must not carry credentials; the signature authenticates',
+    );
+  if (url.hash) throw new SkypatrolError('VALIDATION', 'webhook target must not have a #fragment');
+  return url.toString();
+}
+
+function view(s: SubscriptionRow, secret?: string) {
+  return {
+    id: s.id,
+    channel: s.channel,
+    target: s.target,
+    min_priority: s.min_priority,
+    scenarios: s.scenarios,
+    digest: s.digest,
+    active: s.active,
+    since: s.since,
+    created_at: s.created_at,
+    updated_at: s.updated_at,
+    ...(secret !== undefined ? { secret } : {}),
+  };
+}
+
+export async function notificationRoutes(app: FastifyInstance): Promise<void> {
+  app.decorateRequest('user', null);
+  app.addHook('onRequest', authenticate);
+  app.addHook('onSend', async (_req, reply) => noStore(reply));
+
+  app.get(
+    '/users/me/subscriptions',
+    { schema: { tags: ['notifications'], summary: 'My notification subscriptions' } },
+    async (req) => ({
+      subscriptions: (await listSubscriptions(app.deps.pool, req.user!.id)).map((s) => view(s)),
+    }),
+  );
+
+  app.post(
+    '/users/me/subscriptions',
+    {
+      schema: {
+        tags: ['notifications'],
+        summary:
+          'Subscribe to new clues at or above a priority in my counties, by webhook (HMAC-SHA256 signed) or e-mail; optional daily digest',
+        body: Type.Object(
+          {
+            channel: Type.Union([Type.Literal('webhook'), Type.Literal('email')]),
+            target: Target,
+            min_priority: Type.Optional(Priority),
+            scenarios: Type.Optional(Scenarios),
+            digest: Type.Optional(Digest),
+            secret: Type.Optional(Secret),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (req, reply) => {
+      const b = req.body as {
+        channel: Channel;
+        target: string;
+        min_priority?: number;
+        scenarios?: string[];
+        digest?: DigestMode;
+        secret?: string;
+      };
+      const user = req.user!;
+      if (b.channel === 'webhook' && user.role === 'field')
+        throw new SkypatrolError('FORBIDDEN', 'field teams subscribe by e-mail; webhooks need another role');
+      if (b.channel === 'email' && b.secret !== undefined)
+        throw new SkypatrolError('VALIDATION', 'secret is for webhooks only');
+      const secret = b.channel === 'webhook' ? (b.secret ?? randomToken()) : null;
+      const created = await createSubscription(app.deps.pool, {
+        userId: user.id,
+        channel: b.channel,
+        target: checkTarget(b.channel, b.target),
+        secret,
+        minPriority: b.min_priority ?? 2,
+        scenarios: b.scenarios ?? null,
+        digest: b.digest ?? 'none',
+      });
+      return reply.status(201).send(view(created, secret ?? undefined));
+    },
+  );
+
+  app.get(
+    '/users/me/subscriptions/:sid',
+    { schema: { tags: ['notifications'], summary: 'One of my subscriptions', params: SubId } },
+    async (req) => {
+      const { sid } = req.params as { sid: number };
+      const s = await getSubscription(app.deps.pool, sid, req.user!.id);
+      if (!s) throw new SkypatrolError('NOT_FOUND', `subscription ${sid} does not exist`);
+      return view(s);
+    },
+  );
+
+  app.patch(
+    '/users/me/subscriptions/:sid',
+    {
+      schema: {
+        tags: ['notifications'],
+        summary: 'Change one of my subscriptions (target, priority, scenarios, digest, active, secret)',
+        params: SubId,
+        body: Type.Object(
+          {
+            target: Type.Optional(Target),
+            min_priority: Type.Optional(Priority),
+            scenarios: Type.Optional(Type.Union([Scenarios, Type.Null()])),
+            digest: Type.Optional(Digest),
+            active: Type.Optional(Type.Boolean()),
+            secret: Type.Optional(Secret),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+      },
+    },
+    async (req) => {
+      const { sid } = req.params as { sid: number };
+      const b = req.body as {
+        target?: string;
+        min_priority?: number;
+        scenarios?: string[] | null;
+        digest?: DigestMode;
+        active?: boolean;
+        secret?: string;
+      };
+      const current = await getSubscription(app.deps.pool, sid, req.user!.id);
+      if (!current) throw new SkypatrolError('NOT_FOUND', `subscription ${sid} does not exist`);
+      if (b.secret !== undefined && current.channel !== 'webhook')
+        throw new SkypatrolError('VALIDATION', 'secret is for webhooks only');
+      const updated = await updateSubscription(app.deps.pool, sid, req.user!.id, {
+        ...(b.target !== undefined ? { target: checkTarget(current.channel, b.target) } : {}),
+        ...(b.min_priority !== undefined ? { minPriority: b.min_priority } : {}),
+        ...(b.scenarios !== undefined ? { scenarios: b.scenarios } : {}),
+        ...(b.digest !== undefined ? { digest: b.digest } : {}),
+        ...(b.active !== undefined ? { active: b.active } : {}),
+        ...(b.secret !== undefined ? { secret: b.secret } : {}),
+      });
+      if (!updated) throw new SkypatrolError('NOT_FOUND', `subscription ${sid} does not exist`);
+      return view(updated, b.secret);
+    },
+  );
+
+  app.delete(
+    '/users/me/subscriptions/:sid',
+    { schema: { tags: ['notifications'], summary: 'Unsubscribe', params: SubId } },
+    async (req, reply) => {
+      const { sid } = req.params as { sid: number };
+      if (!(await deleteSubscription(app.deps.pool, sid, req.user!.id)))
+        throw new SkypatrolError('NOT_FOUND', `subscription ${sid} does not exist`);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get(
+    '/users/me/subscriptions/:sid/deliveries',
+    {
+      schema: {
+        tags: ['notifications'],
+        summary: 'Recent deliveries of one of my subscriptions (status, attempts, last error)',
+        params: SubId,
+        querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }) }),
+      },
+    },
+    async (req) => {
+      const { sid } = req.params as { sid: number };
+      const { limit } = req.query as { limit: number };
+      const s = await getSubscription(app.deps.pool, sid, req.user!.id);
+      if (!s) throw new SkypatrolError('NOT_FOUND', `subscription ${sid} does not exist`);
+      return { deliveries: await listDeliveries(app.deps.pool, sid, limit) };
+    },
+  );
+}
