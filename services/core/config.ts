@@ -29,6 +29,11 @@ const EnvSchema = z.object({
   SKYPATROL_WEB_DIR: z.string().min(1).default('web/dist'),
   SKYPATROL_SHARED_DATA: z.string().min(1).default('../shared/data'),
   SKYPATROL_REQUIRE_LOGIN: z.enum(['true', 'false']).optional(),
+  SKYPATROL_PUBLIC_URL: z
+    .string()
+    .url()
+    .refine((u) => /^https?:/.test(u), 'must be an http(s):// URL')
+    .default('http://localhost:8080'),
   SKYPATROL_SMTP_URL: z
     .string()
     .url()
@@ -53,6 +58,8 @@ export interface Config {
   sharedDataDir: string;
   /** Anonymous readers get 401 when true (default: true when NODE_ENV=production). */
   requireLogin: boolean;
+  /** Base URL of the web app as users reach it (packet QR codes link to `<base>/#clue=<id>`). */
+  publicUrl: string;
   /** SMTP server for notification e-mail (smtp:// or smtps://); unset: e-mail is not sent. */
   smtpUrl?: string;
   /** From: of notification e-mail (default "天巡 Skypatrol <skypatrol@localhost>"). */
@@ -83,6 +90,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     requireLogin: e.SKYPATROL_REQUIRE_LOGIN
       ? e.SKYPATROL_REQUIRE_LOGIN === 'true'
       : cleaned.NODE_ENV === 'production',
+    publicUrl: e.SKYPATROL_PUBLIC_URL,
     ...(e.SKYPATROL_SMTP_URL ? { smtpUrl: e.SKYPATROL_SMTP_URL } : {}),
     ...(e.SKYPATROL_MAIL_FROM ? { mailFrom: e.SKYPATROL_MAIL_FROM } : {}),
   };

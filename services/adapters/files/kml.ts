@@ -138,3 +138,32 @@ export function cluesToKml(clues: KmlClue[], title = '天巡线索导出'): stri
     `${placemarks.join('\n')}\n</Document></kml>\n`
   );
 }
+
+/**
+ * A navigation KML for one clue (inspection packets): the polygon, and point placemarks for
+ * its centre and, when the centroid lies outside the polygon, a point inside it.
+ */
+export function clueNavigationKml(
+  c: KmlClue,
+  points: { name: string; lon: number; lat: number; description?: string }[],
+): string {
+  const style =
+    '<Style id="clue"><LineStyle><color>ff0000ff</color><width>3</width></LineStyle>' +
+    '<PolyStyle><color>300000ff</color></PolyStyle></Style>' +
+    '<Style id="point"><IconStyle><color>ff0000ff</color></IconStyle></Style>';
+  const polygon =
+    `<Placemark id="clue-${c.id}"><name>${xmlEscape(clueName(c))}</name>` +
+    `<description>${xmlEscape(clueDescription(c))}</description><styleUrl>#clue</styleUrl>` +
+    `${geometryKml(c.geometry)}</Placemark>`;
+  const marks = points.map(
+    (p, i) =>
+      `<Placemark id="clue-${c.id}-point-${i + 1}"><name>${xmlEscape(p.name)}</name>` +
+      `${p.description ? `<description>${xmlEscape(p.description)}</description>` : ''}` +
+      `<styleUrl>#point</styleUrl><Point><coordinates>${p.lon.toFixed(7)},${p.lat.toFixed(7)}</coordinates></Point></Placemark>`,
+  );
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    `<kml xmlns="http://www.opengis.net/kml/2.2"><Document><name>${xmlEscape(clueName(c))}</name>${style}\n` +
+    `${polygon}\n${marks.join('\n')}\n</Document></kml>\n`
+  );
+}

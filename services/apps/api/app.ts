@@ -15,6 +15,7 @@ import { clueRoutes } from './routes/clues.ts';
 import { healthRoutes } from './routes/health.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { ogcRoutes } from './routes/ogc.ts';
+import { packetRoutes } from './routes/packets.ts';
 import { reviewPlugin } from './routes/review.ts';
 import { sceneRoutes } from './routes/scenes.ts';
 import { tilesExportsStatsPlugin } from './routes/tiles.ts';
@@ -102,6 +103,7 @@ export async function build(
   await app.register(tilesExportsStatsPlugin);
   await app.register(ogcRoutes, { prefix: '/ogc' });
   await app.register(reviewPlugin);
+  await app.register(packetRoutes);
   await app.register(notificationRoutes);
   await app.register(webSupportRoutes);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -6,6 +6,7 @@ import { demoCommand } from './commands/demo.ts';
 import { detectCommand } from './commands/detect.ts';
 import { detectorsListCommand, detectorsTrainCommand } from './commands/detectors.ts';
 import { registerNotifyCommands } from './commands/notify.ts';
+import { registerPacketCommands } from './commands/packet.ts';
 import {
   scenesAddCommand,
   scenesImportFolderCommand,
@@ -40,7 +41,9 @@ const nonNegative = (v: string) => {
 export function program(): Command {
   const cli = new Command('skypatrol')
     .description('天巡 Skypatrol — satellite patrols for public-interest prosecutors')
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    // Options belong to the command they follow (`packet --out dir` vs `packet batch --out x.zip`).
+    .enablePositionalOptions();
 
   const db = cli.command('db').description('database administration');
   db.command('migrate')
@@ -184,6 +187,7 @@ export function program(): Command {
     .action(async (opts) => simulateCommand(loadConfig(), opts));
   registerZonesCommands(cli, loadConfig);
   registerUsersCommands(cli, loadConfig);
+  registerPacketCommands(cli, loadConfig);
   registerNotifyCommands(cli, loadConfig);
   return cli;
 }
