@@ -34,6 +34,9 @@ const EnvSchema = z.object({
     .url()
     .refine((u) => /^https?:/.test(u), 'must be an http(s):// URL')
     .default('http://localhost:8080'),
+  SKYPATROL_JOB_LOCK_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
+  SKYPATROL_RECONCILE_MS: z.coerce.number().int().min(200).max(3_600_000).default(30_000),
+  SKYPATROL_MAX_TILES: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
   SKYPATROL_SMTP_URL: z
     .string()
     .url()
@@ -60,6 +63,12 @@ export interface Config {
   requireLogin: boolean;
   /** Base URL of the web app as users reach it (packet QR codes link to `<base>/#clue=<id>`). */
   publicUrl: string;
+  /** A tile job's lock; a job whose worker died is taken up again after about this long. */
+  jobLockMs: number;
+  /** How often workers re-check PostGIS against the queue (tiles lost with a Redis restart). */
+  reconcileMs: number;
+  /** Largest patrol, in analysis tiles (≈ 105 km² each); larger AOIs are refused. */
+  maxTiles: number;
   /** SMTP server for notification e-mail (smtp:// or smtps://); unset: e-mail is not sent. */
   smtpUrl?: string;
   /** From: of notification e-mail (default "天巡 Skypatrol <skypatrol@localhost>"). */
@@ -91,6 +100,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ? e.SKYPATROL_REQUIRE_LOGIN === 'true'
       : cleaned.NODE_ENV === 'production',
     publicUrl: e.SKYPATROL_PUBLIC_URL,
+    jobLockMs: e.SKYPATROL_JOB_LOCK_MS,
+    reconcileMs: e.SKYPATROL_RECONCILE_MS,
+    maxTiles: e.SKYPATROL_MAX_TILES,
     ...(e.SKYPATROL_SMTP_URL ? { smtpUrl: e.SKYPATROL_SMTP_URL } : {}),
     ...(e.SKYPATROL_MAIL_FROM ? { mailFrom: e.SKYPATROL_MAIL_FROM } : {}),
   };

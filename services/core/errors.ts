@@ -34,6 +34,8 @@ export const ERROR_STATUS = {
   ZONES_MISSING_PROPERTY: 422,
   ZONES_INVALID_PROPERTY: 422,
   ZONES_INVALID_GEOMETRY: 422,
+  AOI_TOO_LARGE: 422,
+  PATROL_STATE: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

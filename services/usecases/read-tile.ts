@@ -185,8 +185,15 @@ export async function compositeTile(
   tile: AnalysisTile,
   window: { from: string; to: string },
   bands: readonly CanonicalBand[],
-  options: { method?: CompositeMethod; sensors?: string[]; cache?: BlockCache } = {},
+  options: {
+    method?: CompositeMethod;
+    sensors?: string[];
+    cache?: BlockCache;
+    /** Milliseconds spent reading (fetch + decode + warp) and compositing, accumulated. */
+    timings?: { read: number; composite: number };
+  } = {},
 ): Promise<TileComposite | null> {
+  const t0 = performance.now();
   const scenes = await scenesForTile(pool, tile, window, options.sensors);
   const observations: Observation[] = [];
   const used: string[] = [];
@@ -204,6 +211,10 @@ export async function compositeTile(
       if (!e.retryable) await markSceneFailed(pool, scene.id, e.code, e.message);
     }
   }
+  const t1 = performance.now();
+  if (options.timings) options.timings.read += t1 - t0;
   if (!observations.length) return null;
-  return { ...composite(observations, { method: options.method ?? 'best' }), scenes: used, failed };
+  const result = { ...composite(observations, { method: options.method ?? 'best' }), scenes: used, failed };
+  if (options.timings) options.timings.composite += performance.now() - t1;
+  return result;
 }

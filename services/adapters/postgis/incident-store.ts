@@ -1,0 +1,274 @@
+import type pg from 'pg';
+import type { ClueFeature } from '../../usecases/detect-pair.ts';
+
+/**
+ * Detections of a tile job, merged into clues (incidents), inside the tile's transaction.
+ *
+ * - Every polygon becomes a row of `detections` (its run, tile, scenario).
+ * - A detection touching an open clue of its scenario (within ~10 cm: the shared border of two
+ *   analysis tiles) joins that clue; the clue's geometry becomes the union of this run's
+ *   detections of it, so a site cut by a tile border is one clue and a site seen again in a
+ *   later run keeps its clue (the area before this run is kept for growth).
+ * - A detection bridging two clues that this same run created merges them: the higher id
+ *   points to the lower one (`merged_into`), is dismissed as a duplicate, and both get an event.
+ * - Clue writes of one scenario are serialised with a transaction-scoped advisory lock, so two
+ *   workers finishing neighbouring tiles at once cannot both create a clue for one site.
+ */
+export const TOUCH_TOLERANCE_DEG = 1e-6;
+
+export interface TileDetections {
+  runId: string;
+  tileId: string;
+  actor: string;
+  features: ClueFeature[];
+  /** Chain of custody and provenance stored with new clues. */
+  inputs: Record<string, unknown>;
+}
+
+export interface MergeResult {
+  detections: number;
+  created: number[];
+  joined: number[];
+  merged: number[];
+}
+
+export async function writeTileDetections(client: pg.PoolClient, t: TileDetections): Promise<MergeResult> {
+  const result: MergeResult = { detections: 0, created: [], joined: [], merged: [] };
+  const scenarios = [...new Set(t.features.map((f) => f.properties.scenario))].sort();
+  for (const s of scenarios)
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('skypatrol:clues:' || $1))`, [s]);
+  const touched = new Set<number>();
+  for (const f of t.features) {
+    const p = f.properties as ClueFeature['properties'] & { priority?: number; zones?: unknown[] };
+    const det = await client.query<{ id: number }>(
+      `INSERT INTO detections (run_id, tile_id, scenario, confidence, geom, area_m2, properties)
+       SELECT $1, $2, $3, $4, g, ST_Area(g::geography), $6
+         FROM (SELECT ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON($5), 4326)), 3)) AS g) s
+       RETURNING id`,
+      [t.runId, t.tileId, p.scenario, p.confidence, JSON.stringify(f.geometry), JSON.stringify(p)],
+    );
+    const detId = det.rows[0]!.id;
+    result.detections++;
+    const near = await client.query<{ id: number; run_id: string | null; runs_seen: number }>(
+      `SELECT c.id, c.run_id, c.runs_seen FROM clues c, detections d
+        WHERE d.id = $1 AND c.scenario = $2 AND c.merged_into IS NULL AND c.status <> 'closed'
+          AND ST_DWithin(c.geom, d.geom, $3)
+        ORDER BY c.id`,
+      [detId, p.scenario, TOUCH_TOLERANCE_DEG],
+    );
+    let target: number;
+    if (!near.rows.length) {
+      const ins = await client.query<{ id: number }>(
+        `INSERT INTO clues (scenario, confidence, priority, geom, area_m2, peak_area_m2, first_seen, last_seen,
+                            detector, model_version, model_sha256, run_id, last_run_id, before_scene, after_scene, inputs)
+         SELECT $2, d.confidence, $3, d.geom, d.area_m2, d.area_m2, $4, $4, $5, $6, $7, $8, $8, $9, $10, $11
+           FROM detections d WHERE d.id = $1
+         RETURNING id`,
+        [
+          detId,
+          p.scenario,
+          p.priority ?? 0,
+          p.last_seen,
+          p.detector,
+          p.model_version,
+          p.model_sha256,
+          t.runId,
+          p.before_scene,
+          p.after_scene,
+          JSON.stringify({ ...t.inputs, tile: t.tileId, zones: p.zones ?? [] }),
+        ],
+      );
+      target = ins.rows[0]!.id;
+      await client.query(
+        `INSERT INTO clue_events (clue_id, actor, kind, to_status, data) VALUES ($1, $2, 'created', 'new', $3)`,
+        [
+          target,
+          t.actor,
+          JSON.stringify({
+            confidence: p.confidence,
+            detector: p.detector,
+            model_version: p.model_version,
+            run_id: t.runId,
+            tile: t.tileId,
+          }),
+        ],
+      );
+      result.created.push(target);
+    } else {
+      target = near.rows[0]!.id;
+      result.joined.push(target);
+      for (const other of near.rows.slice(1)) {
+        // Only clues this run created (one site cut by tile borders) are merged automatically;
+        // clues from earlier runs are a prosecutor's to merge.
+        if (other.run_id !== t.runId || other.runs_seen !== 1) continue;
+        await client.query('UPDATE detections SET clue_id = $1 WHERE clue_id = $2', [target, other.id]);
+        await client.query(
+          `UPDATE clues SET merged_into = $1, status = 'dismissed', dismiss_reason = 'duplicate', updated_at = now()
+            WHERE id = $2`,
+          [target, other.id],
+        );
+        await client.query(
+          `INSERT INTO clue_events (clue_id, actor, kind, from_status, to_status, reason, data)
+           VALUES ($1, $3, 'merged', 'new', 'dismissed', 'duplicate', jsonb_build_object('into', $2::bigint)),
+                  ($2, $3, 'merged', NULL, NULL, NULL, jsonb_build_object('from', $1::bigint))`,
+          [other.id, target, t.actor],
+        );
+        touched.delete(other.id);
+        result.merged.push(other.id);
+      }
+    }
+    await client.query('UPDATE detections SET clue_id = $1 WHERE id = $2', [target, detId]);
+    touched.add(target);
+    // A clue from an earlier run seen for the first time in this one: remember its area before.
+    await client.query(
+      `UPDATE clues SET previous_area_m2 = area_m2, runs_seen = runs_seen + 1, last_run_id = $2
+        WHERE id = $1 AND last_run_id IS DISTINCT FROM $2`,
+      [target, t.runId],
+    );
+    await client.query(
+      `UPDATE clues SET last_seen = GREATEST(last_seen, $2::date), after_scene = $3,
+                        confidence = GREATEST(confidence, $4), priority = GREATEST(priority, $5)
+        WHERE id = $1`,
+      [target, p.last_seen, p.after_scene, p.confidence, p.priority ?? 0],
+    );
+  }
+  // The clue's extent is what this run sees of it: the union of its detections in the run.
+  for (const id of touched) {
+    await client.query(
+      `UPDATE clues c SET geom = u.g, area_m2 = ST_Area(u.g::geography),
+              peak_area_m2 = GREATEST(COALESCE(c.peak_area_m2, 0), ST_Area(u.g::geography)), updated_at = now()
+         FROM (SELECT ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Union(geom)), 3)) AS g
+                 FROM detections WHERE clue_id = $1 AND run_id = $2) u
+        WHERE c.id = $1 AND u.g IS NOT NULL AND NOT ST_IsEmpty(u.g)`,
+      [id, t.runId],
+    );
+  }
+  return result;
+}
+
+export interface FinalizeResult {
+  status: 'done' | 'failed';
+  coveredKm2: number;
+  seenAgain: number;
+  reopened: number[];
+  rechecked: { id: number; result: 'still_damaged' | 'restored' }[];
+}
+
+/**
+ * Close a run whose tiles are all finished, once: status, covered km² (per run, and per
+ * scenario and county), `seen_again` events with growth for clues of earlier runs, dismissed
+ * clues raised again when they grew materially, and satellite re-checks of clues under
+ * remediation. Null when the run is not finished or was already closed. Run it in a
+ * transaction: a crash half-way leaves the run open for the next attempt.
+ */
+export async function finalizeRun(
+  client: pg.PoolClient,
+  runId: string,
+  rules: {
+    actor: string;
+    minAreaM2: Record<string, number>;
+    grewMaterially: (previousM2: number, nowM2: number, mmu: number) => boolean;
+    recheck: (seen: boolean, observedFraction: number) => 'still_damaged' | 'restored' | null;
+  },
+): Promise<FinalizeResult | null> {
+  const run = await client.query<{ scenarios: string[]; after_to: string; done: number }>(
+    `UPDATE patrol_runs SET status = CASE WHEN tiles_done = 0 AND tiles_total > 0 THEN 'failed' ELSE 'done' END,
+            finished_at = now(),
+            covered_km2 = (SELECT COALESCE(sum(covered_km2), 0) FROM patrol_tiles WHERE run_id = $1::uuid AND status = 'done')
+      WHERE id = $1::uuid AND status = 'running' AND tiles_done + tiles_failed >= tiles_total
+      RETURNING scenarios, after_to, tiles_done AS done`,
+    [runId],
+  );
+  const r = run.rows[0];
+  if (!r) return null;
+  const status = r.done === 0 ? 'failed' : 'done';
+  const cov = await client.query<{ km2: number }>(
+    'SELECT covered_km2 AS km2 FROM patrol_runs WHERE id = $1::uuid',
+    [runId],
+  );
+  await client.query(
+    `INSERT INTO patrol_coverage (run_id, scenario, county_adcode, area_km2)
+     SELECT $1::uuid, s.scenario, z.adcode, sum(ST_Area(ST_Intersection(t.coverage, z.geom)::geography)) / 1e6
+       FROM patrol_tiles t
+       JOIN (SELECT properties->>'adcode' AS adcode, geom FROM zones
+              WHERE kind = 'admin_division' AND properties ? 'adcode'
+                AND COALESCE(properties->>'level', 'county') = 'county') z ON ST_Intersects(t.coverage, z.geom)
+      CROSS JOIN unnest($2::text[]) AS s(scenario)
+      WHERE t.run_id = $1::uuid AND t.status = 'done' AND t.coverage IS NOT NULL
+      GROUP BY 1, 2, 3
+     ON CONFLICT DO NOTHING`,
+    [runId, r.scenarios],
+  );
+
+  // Sites of earlier runs seen again: growth against their area before this run.
+  const again = await client.query<{
+    id: number;
+    scenario: string;
+    status: string;
+    previous: number;
+    area: number;
+  }>(
+    `SELECT id, scenario, status, COALESCE(previous_area_m2, 0) AS previous, area_m2 AS area FROM clues
+      WHERE last_run_id = $1::uuid AND run_id IS DISTINCT FROM $1::uuid AND merged_into IS NULL ORDER BY id`,
+    [runId],
+  );
+  const reopened: number[] = [];
+  const rechecked: FinalizeResult['rechecked'] = [];
+  for (const c of again.rows) {
+    await client.query(
+      `INSERT INTO clue_events (clue_id, actor, kind, data) VALUES ($1, $2, 'seen_again', $3)`,
+      [
+        c.id,
+        rules.actor,
+        JSON.stringify({
+          run_id: runId,
+          previous_area_m2: Math.round(c.previous * 10) / 10,
+          area_m2: Math.round(c.area * 10) / 10,
+          growth_m2: Math.round((c.area - c.previous) * 10) / 10,
+        }),
+      ],
+    );
+    if (
+      c.status === 'dismissed' &&
+      rules.grewMaterially(c.previous, c.area, rules.minAreaM2[c.scenario] ?? 0)
+    ) {
+      await client.query(
+        `UPDATE clues SET status = 'in_review', dismiss_reason = NULL, updated_at = now() WHERE id = $1`,
+        [c.id],
+      );
+      await client.query(
+        `INSERT INTO clue_events (clue_id, actor, kind, from_status, to_status, reason, data)
+         VALUES ($1, $2, 'transition', 'dismissed', 'in_review', 'grew_materially', $3)`,
+        [c.id, rules.actor, JSON.stringify({ run_id: runId, previous_area_m2: c.previous, area_m2: c.area })],
+      );
+      reopened.push(c.id);
+    }
+  }
+  // Clues under remediation: still damaged when seen again; restored when observed clear and not seen.
+  const remediation = await client.query<{ id: number; seen: boolean; frac: number | null }>(
+    `SELECT c.id, c.last_run_id IS NOT DISTINCT FROM $1::uuid AS seen,
+            (SELECT ST_Area(ST_Intersection(c.geom, ST_Union(t.coverage))::geography) / NULLIF(c.area_m2, 0)
+               FROM patrol_tiles t
+              WHERE t.run_id = $1::uuid AND t.status = 'done' AND t.coverage && c.geom) AS frac
+       FROM clues c
+      WHERE c.status = 'remediation_check' AND c.merged_into IS NULL AND c.scenario = ANY($2)
+        AND EXISTS (SELECT 1 FROM patrol_runs p WHERE p.id = $1::uuid AND ST_Intersects(p.aoi, c.geom))
+      ORDER BY c.id`,
+    [runId, r.scenarios],
+  );
+  for (const c of remediation.rows) {
+    const result = rules.recheck(c.seen, c.frac ?? 0);
+    if (!result) continue;
+    await client.query('UPDATE clues SET recheck = $2, recheck_at = $3, updated_at = now() WHERE id = $1', [
+      c.id,
+      result,
+      r.after_to,
+    ]);
+    await client.query(
+      `INSERT INTO clue_events (clue_id, actor, kind, data) VALUES ($1, $2, 'recheck', $3)`,
+      [c.id, rules.actor, JSON.stringify({ run_id: runId, result, observed_fraction: c.frac ?? 0 })],
+    );
+    rechecked.push({ id: c.id, result });
+  }
+  return { status, coveredKm2: cov.rows[0]!.km2, seenAgain: again.rows.length, reopened, rechecked };
+}
