@@ -1,341 +1,479 @@
-import maplibregl, { type GeoJSONSource, type LngLatBoundsLike, type MapGeoJSONFeature } from 'maplibre-gl';
+/**
+ * The Skypatrol workspace: sign-in, the clue map with filters, list and detail, the dashboard,
+ * the patrol launcher and the detector pages. The shareable state lives in the URL hash
+ * (state/url.ts); views are plain modules that render from it.
+ */
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './style.css';
-import { type Lang, SCENARIO_NAMES, STATUS_NAMES, STRINGS } from './i18n.ts';
+import {
+  type ClueItem,
+  type County,
+  detectFeatures,
+  get,
+  post,
+  type Scene,
+  type Stats,
+  setCsrf,
+  type User,
+} from './api.ts';
+import type { Ctx } from './context.ts';
+import { $, h } from './dom.ts';
+import { type Lang, s, setLang } from './i18n.ts';
+import { createMainMap, type Window } from './map.ts';
+import { parse, serialize, type UrlState } from './state/url.ts';
+import { renderDashboard } from './views/dashboard.ts';
+import { closeDetail, confirmNext, dismiss, preload, setCompareMode, showDetail } from './views/detail.ts';
+import { renderDetectors } from './views/detectors.ts';
+import { closeDialog, dialogOpen, helpDialog } from './views/dialogs.ts';
+import { listItems, loadList, PAGE_SIZE, renderSide } from './views/list.ts';
+import { renderLogin } from './views/login.ts';
+import { renderPatrols, stopPatrolStream } from './views/patrols.ts';
 
-interface ClueProps {
-  scenario: string;
-  status: string;
-  confidence: number;
-  area_m2: number;
-  area_ha: number;
-  area_mu: number;
-  first_seen: string;
-  last_seen: string;
-  detector: string;
-  model_version: string;
-  before_scene?: string;
-  after_scene?: string;
-}
-interface ClueFeature {
-  type: 'Feature';
-  id: number;
-  geometry: GeoJSON.Geometry;
-  properties: ClueProps;
-}
-interface ClueCollection {
-  type: 'FeatureCollection';
-  total: number;
-  extent: [number, number, number, number] | null;
-  features: ClueFeature[];
-}
+const SIGNED_IN = 'skypatrol.signedIn';
+let state: UrlState = parse(location.hash);
+let ctx: Ctx | null = null;
+/** After a page change by keyboard: select the first or last clue of the new page. */
+let pendingSelect: 'first' | 'last' | null = null;
 
-type I18nKey = 'subtitle' | 'clues' | 'imagery' | 'after' | 'before' | 'none' | 'trueColor' | 'falseColor';
-
-interface SceneInfo {
-  id: string;
-  sensor: string;
-  datetime: string;
-  bbox: [number, number, number, number];
-}
-
-const params = new URLSearchParams(location.search);
-const state = {
-  imgDate: (['after', 'before', 'none'].includes(params.get('img') ?? '') ? params.get('img') : 'after') as
-    | 'after'
-    | 'before'
-    | 'none',
-  imgMode: (params.get('mode') === 'false-color' ? 'false-color' : 'true-color') as
-    | 'true-color'
-    | 'false-color',
-  scenes: [] as SceneInfo[],
-  lang: (new URLSearchParams(location.search).get('lang') === 'en' ? 'en' : 'zh') as Lang,
-  clues: [] as ClueFeature[],
-  selected: null as number | null,
-};
-const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T;
-const fmt = (v: number, d = 2) =>
-  v.toLocaleString(state.lang === 'zh' ? 'zh-CN' : 'en-US', {
-    maximumFractionDigits: d,
-    minimumFractionDigits: d,
-  });
-const name = (table: Record<string, { zh: string; en: string }>, key: string) =>
-  table[key]?.[state.lang] ?? key;
-
-// Offline style: no basemap server, no glyphs (no text layers), everything from our API.
-const map = new maplibregl.Map({
-  container: 'map',
-  style: {
-    version: 8,
-    sources: {},
-    layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#e9eef2' } }],
-  },
-  center: [116.5, 49.5],
-  zoom: 5,
-  attributionControl: { compact: true, customAttribution: 'Skypatrol · Copernicus Sentinel-2 (OSCD)' },
-});
-map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
-map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+setLang(state.lang);
 
 function renderStatic(): void {
-  const s = STRINGS[state.lang];
-  document.documentElement.lang = state.lang === 'zh' ? 'zh-CN' : 'en';
+  const t = s();
   document.querySelectorAll<HTMLElement>('[data-i18n]').forEach((el) => {
-    const key = el.dataset.i18n as I18nKey;
-    el.textContent = s[key];
+    const v = t[el.dataset.i18n as keyof typeof t];
+    if (typeof v === 'string') el.textContent = v;
   });
-  $('#lang').textContent = s.switchTo;
-}
-
-function renderList(): void {
-  const s = STRINGS[state.lang];
-  const list = $('#clue-list');
-  list.replaceChildren();
-  $('#count').textContent = `(${state.clues.length})`;
-  const totalHa = state.clues.reduce((a, c) => a + c.properties.area_ha, 0);
-  $('#summary').textContent = state.clues.length ? s.total(state.clues.length, totalHa) : '';
-  if (!state.clues.length) {
-    const li = document.createElement('li');
-    li.className = 'empty';
-    li.textContent = s.empty;
-    list.append(li);
-    return;
-  }
-  for (const c of state.clues) {
-    const p = c.properties;
-    const li = document.createElement('li');
-    li.dataset.clueId = String(c.id);
-    if (state.selected === c.id) li.classList.add('active');
-    li.innerHTML = `
-      <div class="row"><strong>#${c.id} ${name(SCENARIO_NAMES, p.scenario)}</strong><span class="conf">${s.confidence} ${fmt(p.confidence * 100, 0)}%</span></div>
-      <div class="row muted"><span>${fmt(p.area_mu, 1)} ${s.mu} · ${fmt(p.area_ha, 2)} ${s.ha}</span><span>${name(STATUS_NAMES, p.status)}</span></div>
-      <div class="muted">${s.lastSeen} ${p.last_seen}</div>`;
-    li.addEventListener('click', () => select(c.id, true));
-    list.append(li);
-  }
-}
-
-function popupHtml(c: ClueFeature): string {
-  const s = STRINGS[state.lang];
-  const p = c.properties;
-  return `<strong>#${c.id} ${name(SCENARIO_NAMES, p.scenario)}</strong>
-    <table>
-      <tr><td>${s.status}</td><td>${name(STATUS_NAMES, p.status)}</td></tr>
-      <tr><td>${s.confidence}</td><td>${fmt(p.confidence * 100, 1)}%</td></tr>
-      <tr><td>${s.area}</td><td>${fmt(p.area_m2, 0)} m² · ${fmt(p.area_ha, 2)} ${s.ha} · ${fmt(p.area_mu, 1)} ${s.mu}</td></tr>
-      <tr><td>${s.firstSeen}</td><td>${p.first_seen}</td></tr>
-      <tr><td>${s.detector}</td><td>${p.detector} v${p.model_version}</td></tr>
-    </table>`;
-}
-
-let popup: maplibregl.Popup | null = null;
-function select(id: number, fly: boolean): void {
-  state.selected = id;
-  const c = state.clues.find((x) => x.id === id);
-  renderList();
-  map.setFilter('clues-selected', ['==', ['id'], id]);
-  if (!c) return;
-  const b = bboxOf(c.geometry);
-  if (fly) map.fitBounds(b, { padding: 120, maxZoom: 16, duration: 400 });
-  popup?.remove();
-  popup = new maplibregl.Popup({ closeButton: true, maxWidth: '320px' })
-    .setLngLat([(b[0] + b[2]) / 2, b[3]])
-    .setHTML(popupHtml(c))
-    .addTo(map);
-}
-
-function bboxOf(g: GeoJSON.Geometry): [number, number, number, number] {
-  const b: [number, number, number, number] = [180, 90, -180, -90];
-  const walk = (c: unknown): void => {
-    if (Array.isArray(c) && typeof c[0] === 'number') {
-      const [x, y] = c as [number, number];
-      b[0] = Math.min(b[0], x);
-      b[1] = Math.min(b[1], y);
-      b[2] = Math.max(b[2], x);
-      b[3] = Math.max(b[3], y);
-    } else if (Array.isArray(c)) c.forEach(walk);
-  };
-  if ('coordinates' in g) walk(g.coordinates);
-  return b;
-}
-
-async function loadClues(): Promise<ClueCollection> {
-  const res = await fetch('/clues?limit=1000');
-  if (!res.ok) throw new Error(`GET /clues: ${res.status}`);
-  return (await res.json()) as ClueCollection;
-}
-
-/** Scene overviews from our own API as image layers under the clues (no external basemap). */
-function imageryLayers(): void {
-  const wanted = new Set<string>();
-  for (const c of state.clues) {
-    const id = state.imgDate === 'before' ? c.properties.before_scene : c.properties.after_scene;
-    if (id && state.imgDate !== 'none') wanted.add(id);
-  }
-  for (const scene of state.scenes) {
-    const sourceId = `scene-${scene.id}`;
-    const layerId = `scene-layer-${scene.id}`;
-    const url = `/scenes/${encodeURIComponent(scene.id)}/preview.png?mode=${state.imgMode}&size=512`;
-    const [w, s, e, n] = scene.bbox;
-    const coordinates: [[number, number], [number, number], [number, number], [number, number]] = [
-      [w, n],
-      [e, n],
-      [e, s],
-      [w, s],
-    ];
-    const source = map.getSource(sourceId) as maplibregl.ImageSource | undefined;
-    if (!wanted.has(scene.id)) {
-      if (map.getLayer(layerId)) map.setLayoutProperty(layerId, 'visibility', 'none');
-      continue;
-    }
-    if (!source) {
-      map.addSource(sourceId, { type: 'image', url, coordinates });
-      map.addLayer(
-        {
-          id: layerId,
-          type: 'raster',
-          source: sourceId,
-          paint: { 'raster-fade-duration': 0 },
-        },
-        'clues-fill',
-      );
-    } else {
-      source.updateImage({ url, coordinates });
-      map.setLayoutProperty(layerId, 'visibility', 'visible');
-    }
-  }
-}
-
-function syncUrl(): void {
-  const url = new URL(location.href);
-  url.searchParams.set('lang', state.lang);
-  url.searchParams.set('img', state.imgDate);
-  url.searchParams.set('mode', state.imgMode);
-  history.replaceState(null, '', url);
+  $('#lang').textContent = t.switchTo;
+  document.title = `${t.brand} Skypatrol`;
 }
 
 async function checkHealth(): Promise<void> {
   const el = $('#health');
-  const s = STRINGS[state.lang];
+  const t = s();
   try {
     const res = await fetch('/health');
     el.className = `health ${res.ok ? 'ok' : 'bad'}`;
-    el.textContent = res.ok ? s.healthOk : s.healthBad;
+    el.textContent = res.ok ? t.healthOk : t.healthBad;
   } catch {
     el.className = 'health bad';
-    el.textContent = s.healthBad;
+    el.textContent = t.healthBad;
   }
 }
 
-map.on('load', async () => {
-  const data = await loadClues();
-  state.clues = data.features;
-  // Patrolled area (clear-observed coverage) and county boundaries as vector tiles from our API.
-  const tiles = (layer: string, query = '') => [`${location.origin}/tiles/${layer}/{z}/{x}/{y}.mvt${query}`];
-  map.addSource('coverage', { type: 'vector', tiles: tiles('coverage'), minzoom: 0, maxzoom: 14 });
-  map.addLayer({
-    id: 'coverage-fill',
-    type: 'fill',
-    source: 'coverage',
-    'source-layer': 'coverage',
-    paint: { 'fill-color': '#2f9e44', 'fill-opacity': 0.08 },
+const day = (d: Date) => d.toISOString().slice(0, 10);
+const addDays = (iso: string, n: number) => day(new Date(Date.parse(`${iso}T00:00:00Z`) + n * 86_400_000));
+
+/** Default windows: the last 92 days of imagery in the catalogue, and the same months a year before. */
+function defaultWindows(scenes: Scene[]): { before: Window; after: Window } {
+  const last =
+    scenes
+      .map((x) => x.datetime.slice(0, 10))
+      .sort()
+      .pop() ?? day(new Date());
+  const afterFrom = addDays(last, -92);
+  return {
+    after: { from: afterFrom, to: last },
+    before: { from: addDays(afterFrom, -365), to: addDays(last, -365) },
+  };
+}
+
+function writeHash(): void {
+  const hash = serialize(state);
+  history.replaceState(null, '', hash ? `#${hash}` : location.pathname + location.search);
+}
+
+function showView(c: Ctx): void {
+  const v = state.view;
+  document.body.dataset.view = v;
+  document.querySelectorAll<HTMLAnchorElement>('#nav a').forEach((a) => {
+    a.classList.toggle('active', a.dataset.view === v);
   });
-  map.addLayer({
-    id: 'coverage-line',
-    type: 'line',
-    source: 'coverage',
-    'source-layer': 'coverage',
-    paint: { 'line-color': '#2f9e44', 'line-width': 1, 'line-dasharray': [2, 2] },
-  });
-  map.addSource('counties', {
-    type: 'vector',
-    tiles: tiles('zones', '?kind=admin_division'),
-    minzoom: 0,
-    maxzoom: 14,
-    attribution: '县界 天地图 审图号 GS(2024)0650号',
-  });
-  map.addLayer({
-    id: 'counties-line',
-    type: 'line',
-    source: 'counties',
-    'source-layer': 'zones',
-    paint: { 'line-color': '#5f3dc4', 'line-width': 1.5 },
-  });
-  map.addSource('clues', { type: 'geojson', data: data as unknown as GeoJSON.FeatureCollection });
-  map.addLayer({
-    id: 'clues-fill',
-    type: 'fill',
-    source: 'clues',
-    paint: {
-      'fill-color': [
-        'interpolate',
-        ['linear'],
-        ['get', 'confidence'],
-        0.5,
-        '#f59f00',
-        0.8,
-        '#e8590c',
-        1,
-        '#c92a2a',
-      ],
-      'fill-opacity': 0.45,
-    },
-  });
-  map.addLayer({
-    id: 'clues-line',
-    type: 'line',
-    source: 'clues',
-    paint: { 'line-color': '#a61e1e', 'line-width': 1.5 },
-  });
-  map.addLayer({
-    id: 'clues-selected',
-    type: 'line',
-    source: 'clues',
-    filter: ['==', ['id'], -1],
-    paint: { 'line-color': '#1c7ed6', 'line-width': 3 },
-  });
-  map.on('click', 'clues-fill', (e) => {
-    const f = e.features?.[0] as MapGeoJSONFeature | undefined;
-    if (f?.id !== undefined) select(Number(f.id), false);
-  });
-  map.on('mouseenter', 'clues-fill', () => {
-    map.getCanvas().style.cursor = 'pointer';
-  });
-  map.on('mouseleave', 'clues-fill', () => {
-    map.getCanvas().style.cursor = '';
-  });
-  const scenes = await fetch('/scenes?limit=1000');
-  if (scenes.ok) state.scenes = ((await scenes.json()) as { scenes: SceneInfo[] }).scenes;
-  imageryLayers();
-  if (data.extent) map.fitBounds(data.extent as LngLatBoundsLike, { padding: 40, duration: 0 });
-  renderList();
-  (map.getSource('clues') as GeoJSONSource | undefined)?.setData(
-    data as unknown as GeoJSON.FeatureCollection,
+  const mapViews = v === 'map' || v === 'patrols';
+  $('#side').hidden = !mapViews;
+  $('#map-wrap').hidden = !mapViews;
+  $('#page').hidden = mapViews;
+  $('#side-map').hidden = v !== 'map';
+  $('#side-patrols').hidden = v !== 'patrols';
+  if (mapViews) c.main.map.resize();
+  if (v !== 'map') closeDetail();
+  if (v !== 'patrols') {
+    stopPatrolStream();
+    c.main.showAoi(null);
+  }
+  if (v === 'dashboard') void renderDashboard(c, $('#page'));
+  if (v === 'detectors') void renderDetectors(c, $('#page'));
+  if (v === 'patrols') void renderPatrols(c, $('#side-patrols'));
+}
+
+function renderLayers(c: Ctx): void {
+  const t = s();
+  const w = c.windows();
+  const toggle = (key: keyof UrlState['layers'], label: string) =>
+    h(
+      'label',
+      { class: 'check' },
+      h('input', {
+        type: 'checkbox',
+        id: `layer-${key}`,
+        checked: state.layers[key],
+        onchange: (e: Event) =>
+          c.update({ layers: { ...state.layers, [key]: (e.target as HTMLInputElement).checked } }),
+      }),
+      label,
+    );
+  const date = (id: string, v: string, key: 'beforeFrom' | 'beforeTo' | 'afterFrom' | 'afterTo') =>
+    h('input', {
+      type: 'date',
+      id,
+      value: v,
+      onchange: (e: Event) => c.update({ [key]: (e.target as HTMLInputElement).value } as Partial<UrlState>),
+    });
+  $('#layers').replaceChildren(
+    h(
+      'details',
+      { open: window.innerWidth > 900 },
+      h('summary', {}, t.layers),
+      h(
+        'label',
+        {},
+        t.imagery,
+        h(
+          'select',
+          {
+            id: 'img-date',
+            onchange: (e: Event) =>
+              c.update({ img: (e.target as HTMLSelectElement).value as UrlState['img'] }),
+          },
+          (['after', 'before', 'none'] as const).map((v) =>
+            h('option', { value: v, selected: state.img === v }, t[v]),
+          ),
+        ),
+        h(
+          'select',
+          {
+            id: 'img-mode',
+            onchange: (e: Event) =>
+              c.update({ mode: (e.target as HTMLSelectElement).value as UrlState['mode'] }),
+          },
+          (
+            [
+              ['true-color', t.trueColor],
+              ['false-color', t.falseColor],
+              ['ndvi', t.ndvi],
+            ] as const
+          ).map(([v, l]) => h('option', { value: v, selected: state.mode === v }, l)),
+        ),
+      ),
+      h(
+        'div',
+        { class: 'win' },
+        h('span', {}, t.before),
+        date('win-bf', w.before.from, 'beforeFrom'),
+        date('win-bt', w.before.to, 'beforeTo'),
+      ),
+      h(
+        'div',
+        { class: 'win' },
+        h('span', {}, t.after),
+        date('win-af', w.after.from, 'afterFrom'),
+        date('win-at', w.after.to, 'afterTo'),
+      ),
+      toggle('clues', t.clueLayer),
+      toggle('coverage', t.coverage),
+      toggle('zoning', t.zoning),
+      toggle('counties', t.counties),
+    ),
   );
+}
+
+function applyImagery(c: Ctx): void {
+  const w = c.windows();
+  c.main.setImagery(state.img === 'none' ? null : w[state.img], state.mode);
+}
+
+function selectClue(c: Ctx, fly: boolean): void {
+  const id = state.clue;
+  const items = listItems();
+  document.querySelectorAll('#clue-list li').forEach((li) => {
+    li.classList.toggle('active', Number((li as HTMLElement).dataset.clueId) === id);
+  });
+  document.querySelector('#clue-list li.active')?.scrollIntoView({ block: 'nearest' });
+  if (id === null) {
+    closeDetail();
+    c.main.highlight(null);
+    return;
+  }
+  const i = items.findIndex((x) => x.id === id);
+  const item = items[i];
+  if (item && fly) c.main.fit(item.bbox);
+  void showDetail(c, id).then(async () => {
+    if (!item && fly) {
+      // Not on this page (a shared link): fit to the clue itself.
+      const one = await get<{ bbox?: [number, number, number, number] }>(`/clues/${id}`).catch(() => null);
+      const g = one as unknown as { geometry?: GeoJSON.Geometry } | null;
+      if (g?.geometry && 'coordinates' in g.geometry) {
+        const flat =
+          JSON.stringify(g.geometry.coordinates)
+            .match(/-?\d+(\.\d+)?(e-?\d+)?/g)
+            ?.map(Number) ?? [];
+        const xs = flat.filter((_, k) => k % 2 === 0);
+        const ys = flat.filter((_, k) => k % 2 === 1);
+        if (xs.length) c.main.fit([Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)]);
+      }
+    }
+  });
+  const next = items[i + 1];
+  if (next) preload(next.id);
+}
+
+async function reloadList(c: Ctx): Promise<void> {
+  await loadList(c);
+  if (pendingSelect) {
+    const items = listItems();
+    const pick = pendingSelect === 'first' ? items[0] : items[items.length - 1];
+    pendingSelect = null;
+    if (pick) c.update({ clue: pick.id });
+  } else selectClue(c, false);
+  document.body.dataset.listReady = String(Date.now());
+}
+
+function apply(c: Ctx, prev: UrlState): void {
+  const changed = (k: keyof UrlState) => JSON.stringify(prev[k]) !== JSON.stringify(state[k]);
+  if (changed('lang')) {
+    setLang(state.lang);
+    renderStatic();
+    void checkHealth();
+    renderWho(c.user);
+    renderSide(c, $('#side-map'));
+    renderLayers(c);
+    showView(c);
+    void reloadList(c);
+    if (state.clue !== null) void showDetail(c, state.clue);
+    return;
+  }
+  if (changed('view')) showView(c);
+  const listChanged = changed('filters') || changed('sort') || changed('page');
+  if (changed('filters')) {
+    c.main.setClueFilters(state.filters);
+    if (state.view === 'dashboard') void renderDashboard(c, $('#page'));
+  }
+  if (changed('filters') || changed('sort')) renderSide(c, $('#side-map'));
+  if (listChanged) void reloadList(c);
+  if (changed('clue') && !listChanged) selectClue(c, true);
+  if (
+    changed('img') ||
+    changed('mode') ||
+    changed('beforeFrom') ||
+    changed('beforeTo') ||
+    changed('afterFrom') ||
+    changed('afterTo')
+  ) {
+    applyImagery(c);
+    if (changed('beforeFrom') || changed('beforeTo') || changed('afterFrom') || changed('afterTo'))
+      renderLayers(c);
+  }
+  if (changed('layers')) c.main.setLayers(state.layers);
+  if (changed('compare')) setCompareMode(state.compare);
+  if (changed('detector') && state.view === 'detectors') void renderDetectors(c, $('#page'));
+}
+
+function renderWho(u: User): void {
+  $('#who').textContent = `${u.display_name || u.username} · ${s().roles[u.role] ?? u.role}`;
+}
+
+function onKey(c: Ctx, e: KeyboardEvent): void {
+  if (e.key === 'Escape') {
+    if (dialogOpen()) closeDialog();
+    else if (state.clue !== null) c.update({ clue: null });
+    return;
+  }
+  const target = e.target as HTMLElement;
+  if (dialogOpen() || e.ctrlKey || e.metaKey || e.altKey) return;
+  if (/^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName) || target.isContentEditable) return;
+  if (e.key === '?') {
+    e.preventDefault();
+    helpDialog();
+    return;
+  }
+  if (state.view !== 'map') return;
+  const items = listItems();
+  const i = items.findIndex((x) => x.id === state.clue);
+  if (e.key === 'j' || e.key === 'ArrowRight') {
+    e.preventDefault();
+    const next = items[i + 1];
+    if (next) c.update({ clue: next.id });
+    else if (!($('#next-page') as HTMLButtonElement).disabled && items.length === PAGE_SIZE) {
+      pendingSelect = 'first';
+      c.update({ page: state.page + 1 });
+    }
+  } else if (e.key === 'k' || e.key === 'ArrowLeft') {
+    e.preventDefault();
+    if (i > 0) c.update({ clue: items[i - 1]!.id });
+    else if (i === 0 && state.page > 0) {
+      pendingSelect = 'last';
+      c.update({ page: state.page - 1 });
+    } else if (i < 0 && items[0]) c.update({ clue: items[0].id });
+  } else if (e.key === 'c' && state.clue !== null) {
+    e.preventDefault();
+    void confirmNext(c, state.clue);
+  } else if (e.key === 'd' && state.clue !== null && c.user.role !== 'field') {
+    e.preventDefault();
+    void dismiss(c, state.clue);
+  }
+}
+
+async function loadCounties(features: { counties: boolean }): Promise<County[]> {
+  if (features.counties) {
+    try {
+      return await get<County[]>('/zones/counties');
+    } catch {
+      // fall back to the counties that have clues
+    }
+  }
+  const stats = await get<Stats>('/stats');
+  return stats.by_county
+    .filter((g) => g.key !== 'unknown')
+    .map((g) => ({ adcode: g.key, name: g.name ?? g.key }));
+}
+
+async function start(user: User): Promise<void> {
+  localStorage.setItem(SIGNED_IN, '1');
+  $('#login').hidden = true;
+  $('#workspace').hidden = false;
+  $('#nav').hidden = false;
+  $('#logout').hidden = false;
+  $('#help-btn').hidden = false;
+  renderWho(user);
+  const [features, scenes] = await Promise.all([
+    detectFeatures(),
+    get<{ scenes: Scene[] }>('/scenes?limit=1000').then((r) => r.scenes.filter((x) => x.status === 'ready')),
+  ]);
+  const counties = await loadCounties(features);
+  const deskRoles = ['admin', 'analyst', 'prosecutor'];
+  ($('#nav a[data-view="patrols"]') as HTMLElement).hidden = !(
+    features.patrols && deskRoles.includes(user.role)
+  );
+  ($('#nav a[data-view="detectors"]') as HTMLElement).hidden = !(
+    features.detectors && ['admin', 'analyst'].includes(user.role)
+  );
+  if (state.view === 'patrols' && !features.patrols) state.view = 'map';
+  const dflt = defaultWindows(scenes);
+  const main = createMainMap($('#map'), state);
+  const c: Ctx = {
+    get state() {
+      return state;
+    },
+    user,
+    features,
+    scenes,
+    counties,
+    main,
+    update(patch) {
+      const prev = state;
+      state = { ...state, ...patch };
+      writeHash();
+      apply(c, prev);
+    },
+    refreshClues() {
+      main.refreshClues();
+      void loadList(c).then(() => selectClue(c, false));
+      if (state.view === 'dashboard') void renderDashboard(c, $('#page'));
+    },
+    windows() {
+      return {
+        before: { from: state.beforeFrom || dflt.before.from, to: state.beforeTo || dflt.before.to },
+        after: { from: state.afterFrom || dflt.after.from, to: state.afterTo || dflt.after.to },
+      };
+    },
+    listItems,
+  };
+  ctx = c;
+  main.onClue((id) => c.update({ clue: id }));
+  renderSide(c, $('#side-map'));
+  renderLayers(c);
+  main.setClueFilters(state.filters);
+  main.setLayers(state.layers);
+  applyImagery(c);
+  for (const a of document.querySelectorAll<HTMLAnchorElement>('#nav a'))
+    a.addEventListener('click', (e) => {
+      e.preventDefault();
+      c.update({ view: a.dataset.view as UrlState['view'], clue: null });
+    });
+  document.addEventListener('keydown', (e) => onKey(c, e));
+  let moveTimer: number | undefined;
+  main.map.on('moveend', () => {
+    const ctr = main.map.getCenter();
+    state = { ...state, camera: [ctr.lng, ctr.lat, main.map.getZoom()] };
+    writeHash();
+    if (state.filters.inView) {
+      clearTimeout(moveTimer);
+      moveTimer = window.setTimeout(() => void reloadList(c), 250);
+    }
+  });
+  showView(c);
+  await main.ready;
+  if (!state.camera) {
+    const ext = await get<{ extent: [number, number, number, number] | null }>('/clues?limit=1');
+    if (ext.extent) main.fit(ext.extent, false);
+    else {
+      const b = scenes.find((x) => x.bbox)?.bbox;
+      if (b) main.fit(b, false);
+    }
+  }
+  await reloadList(c);
+  if (state.clue !== null) selectClue(c, true);
+  main.map.once('idle', () => {
+    document.body.dataset.mapIdle = 'true';
+  });
   document.body.dataset.ready = 'true';
-});
+}
 
-$<HTMLSelectElement>('#img-date').value = state.imgDate;
-$<HTMLSelectElement>('#img-mode').value = state.imgMode;
-$<HTMLSelectElement>('#img-date').addEventListener('change', (e) => {
-  state.imgDate = (e.target as HTMLSelectElement).value as typeof state.imgDate;
-  syncUrl();
-  imageryLayers();
-});
-$<HTMLSelectElement>('#img-mode').addEventListener('change', (e) => {
-  state.imgMode = (e.target as HTMLSelectElement).value as typeof state.imgMode;
-  syncUrl();
-  imageryLayers();
-});
-
-$('#lang').addEventListener('click', () => {
-  state.lang = state.lang === 'zh' ? 'en' : 'zh';
-  syncUrl();
+async function boot(): Promise<void> {
   renderStatic();
-  renderList();
   void checkHealth();
-  if (state.selected !== null) select(state.selected, false);
-});
+  $('#lang').addEventListener('click', () => {
+    const next: Lang = state.lang === 'zh' ? 'en' : 'zh';
+    if (ctx) ctx.update({ lang: next });
+    else {
+      state = { ...state, lang: next };
+      writeHash();
+      setLang(next);
+      renderStatic();
+      void checkHealth();
+      if (!$('#login').hidden) renderLogin($('#login'), (u) => void start(u));
+    }
+  });
+  $('#help-btn').addEventListener('click', () => helpDialog());
+  $('#logout').addEventListener('click', async () => {
+    await post('/auth/logout').catch(() => undefined);
+    localStorage.removeItem(SIGNED_IN);
+    setCsrf(null);
+    location.reload();
+  });
+  window.addEventListener('hashchange', () => {
+    if (!ctx) return;
+    const prev = state;
+    state = parse(location.hash);
+    apply(ctx, prev);
+  });
+  // Only ask for the session when this browser signed in before (no 401 noise on a first visit).
+  let user: User | null = null;
+  if (localStorage.getItem(SIGNED_IN)) {
+    try {
+      user = await get<User>('/auth/me');
+      setCsrf(user.csrf_token ?? null);
+    } catch {
+      localStorage.removeItem(SIGNED_IN);
+    }
+  }
+  if (user) await start(user);
+  else {
+    $('#login').hidden = false;
+    renderLogin($('#login'), (u) => void start(u));
+    document.body.dataset.login = 'true';
+  }
+}
 
-renderStatic();
-void checkHealth();
+void boot();
+
+export type { ClueItem };
