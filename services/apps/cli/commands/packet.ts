@@ -7,13 +7,9 @@ import { createPool } from '../../../adapters/postgis/pool.ts';
 import type { Config } from '../../../core/config.ts';
 import { SkypatrolError } from '../../../core/errors.ts';
 import { CLUE_STATUSES } from '../../../domain/clues/status.ts';
-import {
-  buildPacket,
-  selectBatchClues,
-  streamBatch,
-  verifyPacketFile,
-  writePacket,
-} from '../../../usecases/packet.ts';
+
+/** The packet use case (pdfkit, sharp, fonts) loads only when a packet command runs. */
+const usecase = () => import('../../../usecases/packet.ts');
 
 function cliUser(): string {
   try {
@@ -33,6 +29,7 @@ function clueId(raw: string): number {
 /** `packet <clue-id> --out <dir>`: the packet folder and its zip. */
 export async function packetCommand(config: Config, id: string, opts: { out: string }): Promise<void> {
   const n = clueId(id);
+  const { buildPacket, writePacket } = await usecase();
   const pool = createPool(config.databaseUrl, 2);
   try {
     const t0 = performance.now();
@@ -65,6 +62,7 @@ export async function packetBatchCommand(
   const ids = opts.ids?.split(',').map((s) => clueId(s.trim()));
   if (!opts.out.endsWith('.zip'))
     throw new SkypatrolError('VALIDATION', `--out must name a .zip file; got "${opts.out}"`);
+  const { selectBatchClues, streamBatch } = await usecase();
   const pool = createPool(config.databaseUrl, 3);
   const out = resolve(opts.out);
   const tmp = `${out}.tmp-${process.pid}`;
@@ -113,6 +111,7 @@ export async function packetBatchCommand(
 
 /** `packet verify <zip>`: exit 0 printing OK, or exit 1 naming every file that does not match. */
 export async function packetVerifyCommand(_config: Config, zip: string): Promise<boolean> {
+  const { verifyPacketFile } = await usecase();
   const r = await verifyPacketFile(zip);
   if (r.ok) {
     console.log(
