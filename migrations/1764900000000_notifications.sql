@@ -16,6 +16,8 @@ CREATE TABLE notify_subscriptions (
   -- NULL: every scenario.
   scenarios     text[] CHECK (scenarios IS NULL OR (cardinality(scenarios) > 0 AND array_position(scenarios, NULL) IS NULL)),
   digest        text NOT NULL DEFAULT 'none' CHECK (digest IN ('daily', 'none')),
+  -- NULL: the user's whole scope; else only clues intersecting this area (EPSG:4326).
+  aoi           geometry(MultiPolygon, 4326) CHECK (aoi IS NULL OR ST_IsValid(aoi)),
   active        boolean NOT NULL DEFAULT true,
   -- Clues created before this are never notified (a new subscription does not replay the backlog).
   since         timestamptz NOT NULL DEFAULT now(),

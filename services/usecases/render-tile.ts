@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import sharp from 'sharp';
+import { Lru } from '../adapters/cache/lru.ts';
 import { openRaster, type RasterSource } from '../adapters/raster/source.ts';
 import { SkypatrolError, wrapError } from '../core/errors.ts';
 import { isGeographic } from '../domain/geo/crs.ts';
@@ -63,49 +64,6 @@ export interface TileRenderOptions {
 
 // ---------------------------------------------------------------------------------------
 // Caches: open rasters (IFDs parsed once) and rendered tiles, both bounded.
-
-class Lru<V> {
-  readonly #map = new Map<string, { v: V; size: number }>();
-  #bytes = 0;
-  constructor(
-    readonly maxEntries: number,
-    readonly maxBytes = Number.POSITIVE_INFINITY,
-    readonly onEvict: (v: V) => void = () => {},
-  ) {}
-  get(k: string): V | undefined {
-    const e = this.#map.get(k);
-    if (!e) return undefined;
-    this.#map.delete(k);
-    this.#map.set(k, e);
-    return e.v;
-  }
-  set(k: string, v: V, size = 0): void {
-    const old = this.#map.get(k);
-    if (old) {
-      this.#map.delete(k);
-      this.#bytes -= old.size;
-    }
-    this.#map.set(k, { v, size });
-    this.#bytes += size;
-    while (this.#map.size > this.maxEntries || this.#bytes > this.maxBytes) {
-      const [oldest, e] = this.#map.entries().next().value as [string, { v: V; size: number }];
-      this.#map.delete(oldest);
-      this.#bytes -= e.size;
-      this.onEvict(e.v);
-    }
-  }
-  delete(k: string): void {
-    const e = this.#map.get(k);
-    if (!e) return;
-    this.#map.delete(k);
-    this.#bytes -= e.size;
-  }
-  clear(): void {
-    for (const e of this.#map.values()) this.onEvict(e.v);
-    this.#map.clear();
-    this.#bytes = 0;
-  }
-}
 
 const sources = new Lru<Promise<RasterSource>>(64, Number.POSITIVE_INFINITY, (p) => {
   p.then((s) => s.close()).catch(() => {});
@@ -306,12 +264,37 @@ export function renderPlanes(planes: Float32Array[], mode: TileMode, max?: numbe
   return out;
 }
 
+/** RGB copy of RGBA pixels when every pixel is opaque (a quarter fewer bytes to compress), else null. */
+function opaqueRgb(rgba: Uint8Array): Uint8Array | null {
+  const n = rgba.length / 4;
+  for (let i = 0; i < n; i++) if (rgba[i * 4 + 3] !== 255) return null;
+  const rgb = new Uint8Array(n * 3);
+  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+    rgb[j] = rgba[i]!;
+    rgb[j + 1] = rgba[i + 1]!;
+    rgb[j + 2] = rgba[i + 2]!;
+  }
+  return rgb;
+}
+
+/**
+ * PNG: opaque tiles as RGB, zlib level 6 with adaptive row filters — on imagery that is both
+ * faster and about a third smaller than level 4 unfiltered RGBA (measured in the tile
+ * benchmark), and smaller tiles are what cached responses are made of.
+ */
 async function encode(rgba: Uint8Array, format: TileFormat): Promise<RenderedTile> {
-  const img = sharp(rgba, { raw: { width: TILE_SIZE, height: TILE_SIZE, channels: 4 } });
-  const body =
-    format === 'png'
-      ? await img.png({ compressionLevel: 4, adaptiveFiltering: false }).toBuffer()
-      : await img.webp({ quality: 85, alphaQuality: 100, effort: 1 }).toBuffer();
+  let body: Buffer;
+  if (format === 'png') {
+    const rgb = opaqueRgb(rgba);
+    const img = rgb
+      ? sharp(rgb, { raw: { width: TILE_SIZE, height: TILE_SIZE, channels: 3 } })
+      : sharp(rgba, { raw: { width: TILE_SIZE, height: TILE_SIZE, channels: 4 } });
+    body = await img.png({ compressionLevel: 6, adaptiveFiltering: true, palette: false }).toBuffer();
+  } else {
+    body = await sharp(rgba, { raw: { width: TILE_SIZE, height: TILE_SIZE, channels: 4 } })
+      .webp({ quality: 85, alphaQuality: 100, effort: 1 })
+      .toBuffer();
+  }
   const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
   return { body, contentType: format === 'png' ? 'image/png' : 'image/webp', etag };
 }

@@ -7,6 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import Pbf from 'pbf';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword, newApiToken, sha256Hex } from '../../services/adapters/auth/crypto.ts';
+import { createApiToken, createUser } from '../../services/adapters/postgis/user-store.ts';
 import { toLonLatFn } from '../../services/domain/geo/crs.ts';
 import { lonLatToTile, tileBounds3857 } from '../../services/domain/geo/webmercator.ts';
 import { clearTileCaches } from '../../services/usecases/render-tile.ts';
@@ -170,7 +172,9 @@ afterAll(async () => {
 });
 
 function decode(buf: Buffer) {
-  return new VectorTile(new Pbf(buf));
+  // A copy: pbf reads floats through the ArrayBuffer without the Buffer's byte offset, and a
+  // Node Buffer may be a slice of a larger pooled one.
+  return new VectorTile(new Pbf(new Uint8Array(buf)));
 }
 
 const tileA = lonLatToTile(119.0505, 49.0405, 14);
@@ -241,13 +245,105 @@ describe('vector tiles', () => {
     expect(await count('?status=closed')).toBe(0);
   });
 
-  it('answers 204 for an empty tile and serves small clues at z8', async () => {
+  it('answers 204 for an empty tile and serves small clues at z8 as a cluster', async () => {
     const empty = await app.inject('/tiles/clues/14/0/0.mvt');
     expect(empty.statusCode).toBe(204);
     expect(empty.body).toBe('');
     const z8 = await app.inject(url('clues', lonLatToTile(119.05, 49.05, 8)));
     expect(z8.statusCode).toBe(200);
-    expect(decode(z8.rawPayload).layers.clues!.length).toBe(3);
+    const layer = decode(z8.rawPayload).layers.clues!;
+    // a, b and d lie within 8 px of each other at z8: one cluster point
+    expect(layer.length).toBe(1);
+    const f = layer.feature(0);
+    expect(f.type).toBe(1); // point
+    expect(f.properties).toMatchObject({ count: 3, max_priority: 2, cluster: true });
+    expect(f.properties.max_confidence as number).toBeCloseTo(0.9, 5);
+    expect(f.id).toBe(Math.min(ids.a, ids.b, ids.d));
+    // the cluster point is where the clues are (mean of their points, in tile pixels)
+    const t = lonLatToTile(119.05, 49.05, 8);
+    const [x0, , x1, y1] = tileBounds3857(t);
+    const { rows } = await db.pool.query<{ x: number; y: number }>(
+      'SELECT avg(ST_X(tile_point)) AS x, avg(ST_Y(tile_point)) AS y FROM clues WHERE id = ANY($1)',
+      [[ids.a, ids.b, ids.d]],
+    );
+    const p = f.loadGeometry()[0]![0]!;
+    expect(Math.abs(p.x - ((rows[0]!.x - x0) / (x1 - x0)) * 4096)).toBeLessThanOrEqual(1);
+    expect(Math.abs(p.y - ((y1 - rows[0]!.y) / (x1 - x0)) * 4096)).toBeLessThanOrEqual(1);
+    // filters apply before clustering
+    const mine = await app.inject(url('clues', t, '?scenario=mine'));
+    expect(decode(mine.rawPayload).layers.clues!.feature(0).properties).toMatchObject({ count: 1 });
+    expect((await app.inject(url('clues', t, '?status=closed'))).statusCode).toBe(204);
+  });
+
+  it('serves one point per clue at z11, with the clue properties', async () => {
+    const r = await app.inject(url('clues', lonLatToTile(119.0505, 49.0405, 11)));
+    expect(r.statusCode).toBe(200);
+    const layer = decode(r.rawPayload).layers.clues!;
+    expect(layer.length).toBe(3);
+    const feats = Array.from({ length: layer.length }, (_, i) => layer.feature(i));
+    expect(feats.every((f) => f.type === 1)).toBe(true);
+    expect(feats.find((f) => f.id === ids.a)!.properties).toMatchObject({
+      scenario: 'black-soil',
+      status: 'new',
+      priority: 2,
+    });
+  });
+
+  it('limits clue tiles, exports and statistics to a county-scoped reader’s counties', async () => {
+    const hash = await hashPassword('correct horse battery');
+    const token = async (username: string, counties: string[]) => {
+      const u = await createUser(db.pool, { username, passwordHash: hash, role: 'prosecutor', counties });
+      const t = newApiToken();
+      await createApiToken(db.pool, { tokenSha256: sha256Hex(t), userId: u.id, name: 't', ttlDays: null });
+      return { authorization: `Bearer ${t}` };
+    };
+    // a, b and d were stored before the county's boundary: give them their county now
+    await db.pool.query("UPDATE clues SET county_adcode = '150725' WHERE id = ANY($1)", [
+      [ids.a, ids.b, ids.d],
+    ]);
+    const here = await token('tiles-here', ['150725']);
+    const elsewhere = await token('tiles-elsewhere', ['150781']);
+    const mine = await app.inject({ url: url('clues'), headers: here });
+    expect(mine.statusCode).toBe(200);
+    expect(mine.headers.vary).toMatch(/authorization/);
+    expect(decode(mine.rawPayload).layers.clues!.length).toBe(3);
+    expect((await app.inject({ url: url('clues'), headers: elsewhere })).statusCode).toBe(204);
+    const far = url('clues', lonLatToTile(121.0005, 50.0005, 14));
+    expect((await app.inject({ url: far })).statusCode).toBe(200); // no county: admins and anonymous see it
+    expect((await app.inject({ url: far, headers: here })).statusCode).toBe(204);
+    const exp = await app.inject({ url: '/exports/clues.geojson', headers: elsewhere });
+    expect(exp.statusCode).toBe(200);
+    expect(exp.json().features).toHaveLength(0);
+    const stats = await app.inject({ url: '/stats', headers: here });
+    expect(stats.statusCode).toBe(200);
+    expect(stats.json().county).toBe('150725');
+    const refused = await app.inject({ url: '/stats?county=150781', headers: here });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().code).toBe('FORBIDDEN');
+  });
+
+  it('never serves a cached tile after the clues changed', async () => {
+    const t = lonLatToTile(119.05, 49.05, 9);
+    const before = decode((await app.inject(url('clues', t))).rawPayload).layers.clues!.feature(0);
+    expect(before.properties.count).toBe(3);
+    const e = await insertClue(119.0515, 49.0415, {
+      scenario: 'river',
+      status: 'new',
+      confidence: 0.95,
+      date: '2025-06-02',
+      priority: 3,
+    });
+    try {
+      const after = decode((await app.inject(url('clues', t))).rawPayload).layers.clues!.feature(0);
+      expect(after.properties).toMatchObject({ count: 4, max_priority: 3 });
+      await db.pool.query('UPDATE clues SET priority = 1 WHERE id = $1', [e]);
+      const lowered = decode((await app.inject(url('clues', t))).rawPayload).layers.clues!.feature(0);
+      expect(lowered.properties).toMatchObject({ count: 4, max_priority: 2 });
+    } finally {
+      await db.pool.query('DELETE FROM clues WHERE id = $1', [e]);
+    }
+    const gone = decode((await app.inject(url('clues', t))).rawPayload).layers.clues!.feature(0);
+    expect(gone.properties.count).toBe(3);
   });
 
   it('serves patrol coverage and zones (filtered by kind)', async () => {

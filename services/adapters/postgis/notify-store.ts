@@ -22,14 +22,16 @@ export interface SubscriptionRow {
   min_priority: number;
   scenarios: string[] | null;
   digest: DigestMode;
+  /** GeoJSON MultiPolygon, or null (the user's whole scope). */
+  aoi: unknown | null;
   active: boolean;
   since: Date;
   created_at: Date;
   updated_at: Date;
 }
 
-const SUB_COLUMNS =
-  'id, user_id, channel, target, min_priority, scenarios, digest, active, since, created_at, updated_at';
+const SUB_COLUMNS = `id, user_id, channel, target, min_priority, scenarios, digest,
+  ST_AsGeoJSON(aoi, 7)::json AS aoi, active, since, created_at, updated_at`;
 
 export interface NewSubscription {
   userId: number;
@@ -39,6 +41,8 @@ export interface NewSubscription {
   minPriority: number;
   scenarios: string[] | null;
   digest: DigestMode;
+  /** A validated GeoJSON MultiPolygon in lon/lat, or null. */
+  aoi: unknown | null;
 }
 
 function constraintError(err: unknown): never {
@@ -51,9 +55,18 @@ function constraintError(err: unknown): never {
 export async function createSubscription(db: Queryable, s: NewSubscription): Promise<SubscriptionRow> {
   try {
     const { rows } = await db.query<SubscriptionRow>(
-      `INSERT INTO notify_subscriptions (user_id, channel, target, secret, min_priority, scenarios, digest)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${SUB_COLUMNS}`,
-      [s.userId, s.channel, s.target, s.secret, s.minPriority, s.scenarios, s.digest],
+      `INSERT INTO notify_subscriptions (user_id, channel, target, secret, min_priority, scenarios, digest, aoi)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, ST_SetSRID(ST_GeomFromGeoJSON($8::text), 4326)) RETURNING ${SUB_COLUMNS}`,
+      [
+        s.userId,
+        s.channel,
+        s.target,
+        s.secret,
+        s.minPriority,
+        s.scenarios,
+        s.digest,
+        s.aoi === null ? null : JSON.stringify(s.aoi),
+      ],
     );
     return rows[0]!;
   } catch (err) {
@@ -88,6 +101,7 @@ export interface SubscriptionPatch {
   scenarios?: string[] | null;
   digest?: DigestMode;
   active?: boolean;
+  aoi?: unknown | null;
 }
 
 /** Change a user's own subscription; null when it is not theirs (or does not exist). */
@@ -109,6 +123,10 @@ export async function updateSubscription(
   if (p.scenarios !== undefined) set('scenarios', p.scenarios);
   if (p.digest !== undefined) set('digest', p.digest);
   if (p.active !== undefined) set('active', p.active);
+  if (p.aoi !== undefined) {
+    args.push(p.aoi === null ? null : JSON.stringify(p.aoi));
+    sets.push(`aoi = ST_SetSRID(ST_GeomFromGeoJSON($${args.length}::text), 4326)`);
+  }
   try {
     const { rows } = await db.query<SubscriptionRow>(
       `UPDATE notify_subscriptions SET ${[...sets, 'updated_at = now()'].join(', ')}
@@ -158,6 +176,7 @@ const IN_SCOPE = `(u.role IN ('admin', 'analyst') OR c.county_adcode = ANY(u.cou
 /** What a subscription's clue must satisfy; `s`, `u` and `c` are in scope. */
 const MATCHES = `s.active AND u.active AND ${IN_SCOPE}
   AND (s.scenarios IS NULL OR c.scenario = ANY(s.scenarios))
+  AND (s.aoi IS NULL OR ST_Intersects(s.aoi, c.geom))
   AND c.status <> 'dismissed'`;
 
 /**

@@ -28,7 +28,7 @@ export async function clueRoutes(app: FastifyInstance): Promise<void> {
         summary: 'List clues as GeoJSON (filters, paging)',
         querystring: Type.Object({
           bbox: Type.Optional(Type.String({ description: 'west,south,east,north (EPSG:4326)' })),
-          scenario: Type.Optional(Type.String()),
+          scenario: Type.Optional(Type.String({ pattern: '^[a-z0-9_-]{1,64}$', description: 'scenario id' })),
           status: Type.Optional(Type.String({ enum: [...CLUE_STATUSES] })),
           limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
           offset: Offset,

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { writeGeoPackage } from '../../../adapters/files/gpkg.ts';
 import { cluesToKml } from '../../../adapters/files/kml.ts';
 import { type ExportRow, exportClueRows } from '../../../adapters/postgis/stats-store.ts';
+import { scopedClueFilter } from './scope.ts';
 import { type ClueFilterParams, ClueFilterQuery, toClueFilter } from './stats.ts';
 
 /** Most clues one export returns. */
@@ -149,7 +150,8 @@ export async function exportRoutes(app: FastifyInstance): Promise<void> {
     async (req, reply) => {
       const { format } = req.params as { format: ExportFormat };
       const q = req.query as ClueFilterParams & { limit: number };
-      const rows = await exportClueRows(app.deps.pool, toClueFilter(q), q.limit);
+      const filter = await scopedClueFilter(req, toClueFilter(q));
+      const rows = await exportClueRows(app.deps.pool, filter, q.limit);
       const body =
         format === 'csv'
           ? cluesToCsv(rows)

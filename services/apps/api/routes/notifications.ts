@@ -14,13 +14,16 @@ import {
 } from '../../../adapters/postgis/notify-store.ts';
 import { SkypatrolError } from '../../../core/errors.ts';
 import { PRIORITY_MAX, PRIORITY_MIN } from '../../../domain/clues/review.ts';
+import { aoiFromGeoJson } from '../../../domain/geo/aoi.ts';
+import { multiPolygonAreaM2, type PolygonCoords } from '../../../domain/geo/area.ts';
 import { authenticate, noStore } from '../plugins/auth.ts';
 import { RowId } from './params.ts';
 
 /**
  * A user's own notification subscriptions: `/users/me/subscriptions`. Webhooks get a secret
  * (generated unless given) that signs every POST; it is shown when created or replaced, never
- * listed. Field teams subscribe by e-mail only (a webhook sends clue data to any URL).
+ * listed. Field teams subscribe by e-mail only (a webhook sends clue data to any URL). An
+ * optional `aoi` narrows a subscription to clues intersecting an area (validated GeoJSON).
  */
 
 const Scenarios = Type.Array(Type.String({ pattern: '^[a-z0-9_-]{1,64}$' }), {
@@ -33,6 +36,46 @@ const Secret = Type.String({ minLength: 16, maxLength: 256, pattern: '^[\\x21-\\
 const Target = Type.String({ minLength: 3, maxLength: 2048 });
 const Digest = Type.Union([Type.Literal('daily'), Type.Literal('none')]);
 const SubId = Type.Object({ sid: RowId });
+/** GeoJSON Polygon/MultiPolygon (or a Feature / FeatureCollection of them) in lon/lat. */
+const Aoi = Type.Object({ type: Type.String({ maxLength: 40 }) }, { additionalProperties: true });
+
+/** Largest area a subscription may watch (a prefecture-level city is up to ~250,000 km²). */
+export const MAX_AOI_KM2 = 300_000;
+/** Most positions an AOI may have (validity checks are quadratic in it). */
+export const MAX_AOI_POSITIONS = 10_000;
+
+function countPositions(v: unknown, budget: { n: number }): void {
+  if (!Array.isArray(v)) return;
+  if (v.length > 0 && typeof v[0] === 'number') {
+    budget.n--;
+    return;
+  }
+  for (const x of v) {
+    countPositions(x, budget);
+    if (budget.n < 0) return;
+  }
+}
+
+/** A subscription's area: valid, not self-intersecting, in lon/lat, not too detailed or large. */
+function checkAoi(raw: unknown): unknown {
+  const budget = { n: MAX_AOI_POSITIONS };
+  const walk = (g: unknown) => countPositions((g as { coordinates?: unknown } | null)?.coordinates, budget);
+  const d = raw as { type?: string; features?: { geometry?: unknown }[]; geometry?: unknown };
+  if (d.type === 'FeatureCollection' && Array.isArray(d.features))
+    for (const f of d.features) walk(f?.geometry);
+  else if (d.type === 'Feature') walk(d.geometry);
+  else walk(d);
+  if (budget.n < 0)
+    throw new SkypatrolError('VALIDATION', `aoi has more than ${MAX_AOI_POSITIONS} positions; simplify it`);
+  const mp = aoiFromGeoJson(raw);
+  const km2 = multiPolygonAreaM2(mp.coordinates as unknown as PolygonCoords[]) / 1e6;
+  if (km2 > MAX_AOI_KM2)
+    throw new SkypatrolError(
+      'VALIDATION',
+      `aoi covers ${Math.round(km2).toLocaleString('en')} km², more than the ${MAX_AOI_KM2.toLocaleString('en')} km² allowed`,
+    );
+  return mp;
+}
 
 const EMAIL =
   /^[^@\s<>",;()[\]\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$|^[^@\s<>",;()[\]\\]{1,64}@localhost$/;
@@ -70,6 +113,7 @@ function view(s: SubscriptionRow, secret?: string) {
     min_priority: s.min_priority,
     scenarios: s.scenarios,
     digest: s.digest,
+    aoi: s.aoi,
     active: s.active,
     since: s.since,
     created_at: s.created_at,
@@ -106,6 +150,7 @@ export async function notificationRoutes(app: FastifyInstance): Promise<void> {
             scenarios: Type.Optional(Scenarios),
             digest: Type.Optional(Digest),
             secret: Type.Optional(Secret),
+            aoi: Type.Optional(Aoi),
           },
           { additionalProperties: false },
         ),
@@ -119,6 +164,7 @@ export async function notificationRoutes(app: FastifyInstance): Promise<void> {
         scenarios?: string[];
         digest?: DigestMode;
         secret?: string;
+        aoi?: unknown;
       };
       const user = req.user!;
       if (b.channel === 'webhook' && user.role === 'field')
@@ -126,6 +172,7 @@ export async function notificationRoutes(app: FastifyInstance): Promise<void> {
       if (b.channel === 'email' && b.secret !== undefined)
         throw new SkypatrolError('VALIDATION', 'secret is for webhooks only');
       const secret = b.channel === 'webhook' ? (b.secret ?? randomToken()) : null;
+      const aoi = b.aoi === undefined ? null : checkAoi(b.aoi);
       const created = await createSubscription(app.deps.pool, {
         userId: user.id,
         channel: b.channel,
@@ -134,6 +181,7 @@ export async function notificationRoutes(app: FastifyInstance): Promise<void> {
         minPriority: b.min_priority ?? 2,
         scenarios: b.scenarios ?? null,
         digest: b.digest ?? 'none',
+        aoi,
       });
       return reply.status(201).send(view(created, secret ?? undefined));
     },
@@ -165,6 +213,7 @@ export async function notificationRoutes(app: FastifyInstance): Promise<void> {
             digest: Type.Optional(Digest),
             active: Type.Optional(Type.Boolean()),
             secret: Type.Optional(Secret),
+            aoi: Type.Optional(Type.Union([Aoi, Type.Null()])),
           },
           { additionalProperties: false, minProperties: 1 },
         ),
@@ -179,6 +228,7 @@ export async function notificationRoutes(app: FastifyInstance): Promise<void> {
         digest?: DigestMode;
         active?: boolean;
         secret?: string;
+        aoi?: unknown | null;
       };
       const current = await getSubscription(app.deps.pool, sid, req.user!.id);
       if (!current) throw new SkypatrolError('NOT_FOUND', `subscription ${sid} does not exist`);
@@ -191,6 +241,7 @@ export async function notificationRoutes(app: FastifyInstance): Promise<void> {
         ...(b.digest !== undefined ? { digest: b.digest } : {}),
         ...(b.active !== undefined ? { active: b.active } : {}),
         ...(b.secret !== undefined ? { secret: b.secret } : {}),
+        ...(b.aoi !== undefined ? { aoi: b.aoi === null ? null : checkAoi(b.aoi) } : {}),
       });
       if (!updated) throw new SkypatrolError('NOT_FOUND', `subscription ${sid} does not exist`);
       return view(updated, b.secret);

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SkypatrolError } from '../../../core/errors.ts';
+import { CLUE_STATUSES } from '../../../domain/clues/status.ts';
 import { cluesExtentFor, getClueFor, queryCluesFor } from '../plugins/auth.ts';
 import { Offset, parseBbox, parseDatetime, RowId } from './params.ts';
 
@@ -114,8 +115,8 @@ export async function ogcRoutes(app: FastifyInstance): Promise<void> {
           datetime: Type.Optional(Type.String({ description: 'instant or interval (a/b, ../b, a/..)' })),
           limit: Type.Integer({ minimum: 1, maximum: 10000, default: 100 }),
           offset: Offset,
-          scenario: Type.Optional(Type.String()),
-          status: Type.Optional(Type.String()),
+          scenario: Type.Optional(Type.String({ pattern: '^[a-z0-9_-]{1,64}$', description: 'scenario id' })),
+          status: Type.Optional(Type.String({ enum: [...CLUE_STATUSES] })),
         }),
       },
     },

@@ -23,14 +23,22 @@ export function parseBbox(raw: string): [number, number, number, number] {
   return [w, s, e, n];
 }
 
+const RFC3339 = /^(\d{4}-\d{2}-\d{2})(?:[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2}))?$/;
+
 /** Parse an OGC/RFC 3339 datetime parameter: an instant, or an interval with ".." open ends. */
 export function parseDatetime(raw: string): { from?: string; to?: string } {
   const day = (v: string) => {
     if (v === '..' || v === '') return undefined;
+    // RFC 3339 only (JavaScript's Date also takes "2024-02-30" → March 1 and 5-digit years,
+    // which PostgreSQL then refuses): the shape, then the calendar date must exist as written.
+    const m = RFC3339.exec(v);
     const d = new Date(v);
-    if (Number.isNaN(d.getTime()))
+    if (!m || Number.isNaN(d.getTime()) || new Date(`${m[1]}T00:00:00Z`).toISOString().slice(0, 10) !== m[1])
       throw new SkypatrolError('VALIDATION', `datetime "${v}" is not an RFC 3339 date or date-time`);
-    return d.toISOString().slice(0, 10);
+    const iso = d.toISOString();
+    if (!/^\d{4}-/.test(iso) || iso < '0001')
+      throw new SkypatrolError('VALIDATION', `datetime "${v}" is out of range`);
+    return iso.slice(0, 10);
   };
   const [a, b, extra] = raw.split('/');
   if (extra !== undefined) throw new SkypatrolError('VALIDATION', `datetime "${raw}" has more than one "/"`);

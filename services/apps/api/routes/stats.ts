@@ -5,6 +5,7 @@ import { clueStats } from '../../../adapters/postgis/stats-store.ts';
 import { SkypatrolError } from '../../../core/errors.ts';
 import { CLUE_STATUSES } from '../../../domain/clues/status.ts';
 import { parseBbox } from './params.ts';
+import { scopedStatsCounty } from './scope.ts';
 
 // ---------------------------------------------------------------------------------------
 // Shared query schemas: every value is validated here and bound as a parameter later.
@@ -84,10 +85,11 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
     async (req, reply) => {
       const q = req.query as { from?: string; to?: string; county?: string };
       checkDates(q.from, q.to);
+      const county = await scopedStatsCounty(req, q.county);
       const stats = await clueStats(app.deps.pool, {
         ...(q.from ? { from: q.from } : {}),
         ...(q.to ? { to: q.to } : {}),
-        ...(q.county ? { county: q.county } : {}),
+        ...(county ? { county } : {}),
       });
       return reply.header('cache-control', 'no-store').send(stats);
     },

@@ -20,6 +20,7 @@ import {
   type TileMode,
 } from '../../../usecases/render-tile.ts';
 import { exportRoutes } from './exports.ts';
+import { scopedClueFilter } from './scope.ts';
 import {
   type ClueFilterParams,
   ClueFilterQuery,
@@ -62,8 +63,8 @@ function sendCached(
   const tag = etag ?? `"${createHash('sha1').update(body).digest('base64url')}"`;
   reply
     .header('etag', tag)
-    .header('cache-control', `public, max-age=${maxAge}, stale-while-revalidate=${maxAge}`)
-    .header('vary', 'accept-encoding');
+    .header('cache-control', `public, max-age=${maxAge}, stale-while-revalidate=${maxAge}`);
+  if (!reply.hasHeader('vary')) reply.header('vary', 'accept-encoding');
   const inm = req.headers['if-none-match'];
   if (inm?.split(',').some((t) => t.trim() === tag || t.trim() === `W/${tag}`)) {
     return reply.status(304).send();
@@ -146,8 +147,11 @@ export async function tileRoutes(app: FastifyInstance): Promise<void> {
     },
     async (req, reply) => {
       const p = req.params as { layer: VectorLayer; z: number; x: number; y: number };
+      // Clue tiles differ by reader (county scope): shared caches must not mix them.
+      if (p.layer === 'clues') reply.header('vary', 'accept-encoding, authorization, cookie');
       const tile = tileOf(p);
-      const filter = layerFilter(p.layer, req.query as TileQuery);
+      let filter = layerFilter(p.layer, req.query as TileQuery);
+      if (p.layer === 'clues') filter = await scopedClueFilter(req, filter as ClueFilter);
       const { mvt, features } = await vectorTile(app.deps.pool, p.layer, tile, filter);
       if (features === 0 || mvt.byteLength === 0) {
         return reply.status(204).header('cache-control', `public, max-age=${MVT_MAX_AGE[p.layer]}`).send();
