@@ -69,11 +69,24 @@ const sources = new Lru<Promise<RasterSource>>(64, Number.POSITIVE_INFINITY, (p)
   p.then((s) => s.close()).catch(() => {});
 });
 const tiles = new Lru<RenderedTile>(4096, 64 * 1024 * 1024);
+/**
+ * Catalog rows of scenes being tiled, for a few seconds: a map view asks for dozens of tiles
+ * of one scene at once, and a cached tile then needs no database round trip at all. A scene
+ * re-catalogued with other assets is seen within SCENE_ROW_TTL_MS (its tiles' keys change).
+ */
+const SCENE_ROW_TTL_MS = 5000;
+const sceneRows = new Lru<Promise<SceneRow | null>>(
+  256,
+  Number.POSITIVE_INFINITY,
+  () => {},
+  SCENE_ROW_TTL_MS,
+);
 
-/** Drop cached rasters and tiles (tests; after files change in place). */
+/** Drop cached rasters, scene rows and tiles (tests; after files change in place). */
 export function clearTileCaches(): void {
   sources.clear();
   tiles.clear();
+  sceneRows.clear();
 }
 
 function hrefToPath(href: string): string {
@@ -91,7 +104,22 @@ async function source(href: string): Promise<RasterSource> {
 
 // ---------------------------------------------------------------------------------------
 
-async function sceneRow(pool: pg.Pool, id: string): Promise<SceneRow | null> {
+function sceneRow(pool: pg.Pool, id: string): Promise<SceneRow | null> {
+  const hit = sceneRows.get(id);
+  if (hit) return hit;
+  const p = readSceneRow(pool, id);
+  sceneRows.set(id, p);
+  // Only scenes that exist are remembered: one catalogued right after a 404 is seen at once.
+  p.then(
+    (row) => {
+      if (!row) sceneRows.delete(id);
+    },
+    () => sceneRows.delete(id),
+  );
+  return p;
+}
+
+async function readSceneRow(pool: pg.Pool, id: string): Promise<SceneRow | null> {
   const { rows } = await pool.query<SceneRow>(
     `SELECT id, sensor, datetime, assets,
             CASE WHEN footprint IS NULL THEN NULL
@@ -224,6 +252,16 @@ function ndviColour(v: number): [number, number, number] {
   return NDVI_STOPS[NDVI_STOPS.length - 1]![1];
 }
 
+let lutCache: Uint8Array | null = null;
+/** Linear 0–4096 → 8 bits with gamma 1/1.8, built once. */
+function gammaLut(): Uint8Array {
+  if (!lutCache) {
+    lutCache = new Uint8Array(4097);
+    for (let i = 0; i <= 4096; i++) lutCache[i] = Math.round(255 * (i / 4096) ** (1 / 1.8));
+  }
+  return lutCache;
+}
+
 /** RGBA pixels for the planes of a mode; NaN anywhere → transparent. */
 export function renderPlanes(planes: Float32Array[], mode: TileMode, max?: number): Uint8Array {
   const n = planes[0]!.length;
@@ -247,19 +285,23 @@ export function renderPlanes(planes: Float32Array[], mode: TileMode, max?: numbe
   // Linear to `max`, then gamma 1/1.8 (brightens shadows like the usual true-colour recipes),
   // through a 4096-step lookup table.
   const top = max ?? DEFAULT_MAX[mode];
-  const lut = new Uint8Array(4097);
-  for (let i = 0; i <= 4096; i++) lut[i] = Math.round(255 * (i / 4096) ** (1 / 1.8));
-  const to8 = (v: number) => lut[Math.max(0, Math.min(4096, Math.round((v / top) * 4096)))]!;
+  const lut = gammaLut();
+  const k = 4096 / top;
+  // v·k + 0.5 truncated = Math.round for the non-negative values; clamped to the table.
+  const to8 = (v: number) => {
+    const i = v * k + 0.5;
+    return i <= 0 ? lut[0]! : i >= 4096 ? lut[4096]! : lut[i | 0]!;
+  };
   const [r, g, b] = planes as [Float32Array, Float32Array, Float32Array];
-  for (let i = 0; i < n; i++) {
+  for (let i = 0, o = 0; i < n; i++, o += 4) {
     const rv = r[i]!;
     const gv = g[i]!;
     const bv = b[i]!;
-    if (Number.isNaN(rv + gv + bv)) continue;
-    out[i * 4] = to8(rv);
-    out[i * 4 + 1] = to8(gv);
-    out[i * 4 + 2] = to8(bv);
-    out[i * 4 + 3] = 255;
+    if (rv !== rv || gv !== gv || bv !== bv) continue; // NaN: no data, transparent
+    out[o] = to8(rv);
+    out[o + 1] = to8(gv);
+    out[o + 2] = to8(bv);
+    out[o + 3] = 255;
   }
   return out;
 }

@@ -464,6 +464,57 @@ describe('delivery', () => {
     expect(mailsFor(clue).filter((m) => m.to.includes('wang@procuratorate.test'))).toHaveLength(1);
   });
 
+  it('narrows a subscription to its area of interest', async () => {
+    const created = await app.inject({
+      method: 'POST',
+      url: '/users/me/subscriptions',
+      headers: bearer(tokens.other),
+      payload: {
+        channel: 'email',
+        target: 'aoi@procuratorate.test',
+        min_priority: 0,
+        aoi: {
+          type: 'Feature',
+          properties: {},
+          geometry: {
+            type: 'Polygon',
+            coordinates: [
+              [
+                [120.5, 49.4],
+                [120.55, 49.4],
+                [120.55, 49.6],
+                [120.5, 49.6],
+                [120.5, 49.4],
+              ],
+            ],
+          },
+        },
+      },
+    });
+    expect(created.statusCode).toBe(201);
+    expect(created.json().aoi).toMatchObject({ type: 'MultiPolygon' });
+    const at = async (x: number) =>
+      (
+        await db.pool.query<{ id: number }>(
+          `INSERT INTO clues (scenario, confidence, priority, geom, area_m2, first_seen, last_seen, detector, model_version)
+           SELECT 'mine', 0.7, 0, g, ST_Area(g::geography), '2025-07-01', '2025-07-01', 'test', '0.1.0'
+             FROM (SELECT ST_SetSRID(ST_GeomFromGeoJSON($1), 4326) AS g) s RETURNING id`,
+          [square(x, 49.5, 0.001)],
+        )
+      ).rows[0]!.id;
+    const inside = await at(120.52);
+    const outside = await at(120.7);
+    await runNotifications(deps);
+    const to = (id: number) => mailsFor(id).filter((m) => m.to.includes('aoi@procuratorate.test'));
+    expect(to(inside)).toHaveLength(1);
+    expect(to(outside)).toHaveLength(0);
+    await app.inject({
+      method: 'DELETE',
+      url: `/users/me/subscriptions/${created.json().id}`,
+      headers: bearer(tokens.other),
+    });
+  });
+
   it('lists the day’s clues of the user’s counties in one daily digest, once', async () => {
     const lowToday = await newClue('A', 0, 'river');
     const today = chinaDay(new Date());
