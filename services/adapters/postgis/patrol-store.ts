@@ -258,6 +258,8 @@ export interface TileEvent {
   tileId: string;
   status: string;
   finishedAt: string;
+  /** The finish time at full (microsecond) precision: the stream's cursor. */
+  cursor: string;
   clueIds: number[];
   errorCode: string | null;
 }
@@ -270,7 +272,7 @@ export async function tilesFinishedSince(
   limit = 500,
 ): Promise<TileEvent[]> {
   const { rows } = await db.query(
-    `SELECT t.tile_id, t.status, t.finished_at, t.error_code,
+    `SELECT t.tile_id, t.status, t.finished_at::text AS cursor, t.error_code,
             COALESCE((SELECT array_agg(DISTINCT d.clue_id) FROM detections d
                        WHERE d.run_id = t.run_id AND d.tile_id = t.tile_id AND d.clue_id IS NOT NULL), '{}') AS clue_ids
        FROM patrol_tiles t
@@ -281,7 +283,8 @@ export async function tilesFinishedSince(
   return rows.map((r) => ({
     tileId: r.tile_id as string,
     status: r.status as string,
-    finishedAt: (r.finished_at as Date).toISOString(),
+    finishedAt: new Date(r.cursor as string).toISOString(),
+    cursor: r.cursor as string,
     clueIds: (r.clue_ids as number[]).map(Number),
     errorCode: (r.error_code as string | null) ?? null,
   }));

@@ -16,6 +16,7 @@ import { healthRoutes } from './routes/health.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { ogcRoutes } from './routes/ogc.ts';
 import { packetRoutes } from './routes/packets.ts';
+import { patrolRoutes } from './routes/patrols.ts';
 import { reviewPlugin } from './routes/review.ts';
 import { sceneRoutes } from './routes/scenes.ts';
 import { tilesExportsStatsPlugin } from './routes/tiles.ts';
@@ -92,6 +93,8 @@ export async function build(
         { name: 'scenes', description: '影像 Satellite scenes in the catalog' },
         { name: 'tiles', description: '瓦片 Vector and imagery tiles' },
         { name: 'ogc', description: 'OGC API – Features (QGIS, GDAL)' },
+        { name: 'patrols', description: '巡查 Patrol runs on the queue' },
+        { name: 'zones', description: '区划 Zoning layers and counties' },
       ],
     },
   });
@@ -103,6 +106,7 @@ export async function build(
   await app.register(tilesExportsStatsPlugin);
   await app.register(ogcRoutes, { prefix: '/ogc' });
   await app.register(reviewPlugin);
+  await app.register(patrolRoutes);
   await app.register(packetRoutes);
   await app.register(notificationRoutes);
   await app.register(webSupportRoutes);
