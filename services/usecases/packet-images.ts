@@ -29,7 +29,10 @@ export interface SceneMeta {
 }
 
 export interface Picture {
+  /** Lossless, for the packet's images/ folder. */
   png: Buffer;
+  /** The same picture as JPEG (quality 90, no chroma subsampling) for the PDF. */
+  jpeg: Buffer;
   width: number;
   height: number;
   /** Ground side of the square picture in metres, and metres per pixel. */
@@ -264,16 +267,19 @@ export async function renderPicture(
   }
   if (!best) return { picture: null, notes: notes.length ? notes : ['no catalogued scene for this date'] };
   const rgba = renderPlanes(best.planes, 'true-color');
-  const png = await sharp(Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength), {
+  const img = sharp(Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength), {
     raw: { width: px, height: px, channels: 4 },
   })
     .flatten({ background: '#7f7f7f' })
-    .composite([{ input: Buffer.from(overlaySvg(v, px, sideM, overlay)) }])
-    .png({ compressionLevel: 6 })
-    .toBuffer();
+    .composite([{ input: Buffer.from(overlaySvg(v, px, sideM, overlay)) }]);
+  const [png, jpeg] = await Promise.all([
+    img.clone().png({ compressionLevel: 6 }).toBuffer(),
+    img.clone().jpeg({ quality: 90, chromaSubsampling: '4:4:4' }).toBuffer(),
+  ]);
   return {
     picture: {
       png,
+      jpeg,
       width: px,
       height: px,
       sideM,

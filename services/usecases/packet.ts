@@ -274,9 +274,9 @@ export async function buildPacket(pool: pg.Pool, clueId: number, o: PacketOption
   const pdf = await renderPacketPdf(
     packetDocument(facts),
     {
-      before: pics.before.picture?.png ?? null,
-      after: pics.after.picture?.png ?? null,
-      overview: pics.overview.picture?.png ?? null,
+      before: pics.before.picture?.jpeg ?? null,
+      after: pics.after.picture?.jpeg ?? null,
+      overview: pics.overview.picture?.jpeg ?? null,
       locator: { outline: d.countyOutline, point: c.centroid },
     },
     now,

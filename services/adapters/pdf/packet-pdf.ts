@@ -27,6 +27,31 @@ const LIGHT = '#e8ecf0';
 type Doc = PDFKit.PDFDocument;
 /** Faux bold: glyphs filled and stroked (set strokeColor and lineWidth first). */
 const BOLD = { fill: true, stroke: true } as const;
+/**
+ * OpenType features switched off for every text run: CJK and hex digits need no ligatures or
+ * kerning, and shaping every unique word (SHA-256 hashes!) through the font's GSUB/GPOS
+ * tables was the largest cost of a packet. `locl` off is safe: the face is the SC one.
+ */
+const F = {
+  features: Object.fromEntries(
+    [
+      'rvrn',
+      'ltra',
+      'ltrm',
+      'ccmp',
+      'locl',
+      'rlig',
+      'mark',
+      'mkmk',
+      'calt',
+      'clig',
+      'liga',
+      'rclt',
+      'curs',
+      'kern',
+    ].map((t) => [t, false]),
+  ) as unknown as PDFKit.Mixins.TextOptions['features'],
+};
 
 function ensure(doc: Doc, height: number): void {
   if (doc.y + height > BOTTOM) doc.addPage();
@@ -36,7 +61,7 @@ function heading(doc: Doc, text: string): void {
   ensure(doc, 40);
   doc.moveDown(0.6);
   doc.font('regular').fontSize(12).fillColor('#10324a').strokeColor('#10324a').lineWidth(0.35);
-  doc.text(text, MARGIN, doc.y, { width: CONTENT, ...BOLD });
+  doc.text(text, MARGIN, doc.y, { ...F, width: CONTENT, ...BOLD });
   const y = doc.y + 2;
   doc
     .moveTo(MARGIN, y)
@@ -55,24 +80,29 @@ function fields(doc: Doc, rows: [string, string][]): void {
   for (const [label, value] of rows) {
     doc.font('regular');
     const h =
-      Math.max(doc.heightOfString(label, { width: labelW }), doc.heightOfString(value, { width: valueW })) +
-      4;
+      Math.max(
+        doc.heightOfString(label, { ...F, width: labelW }),
+        doc.heightOfString(value, { ...F, width: valueW }),
+      ) + 4;
     ensure(doc, h);
     const y = doc.y;
-    doc.font('regular').fillColor(GREY).text(label, MARGIN, y, { width: labelW });
+    doc
+      .font('regular')
+      .fillColor(GREY)
+      .text(label, MARGIN, y, { ...F, width: labelW });
     doc
       .font('regular')
       .fillColor('black')
-      .text(value, MARGIN + labelW + 8, y, { width: valueW });
+      .text(value, MARGIN + labelW + 8, y, { ...F, width: valueW });
     doc.y = y + h;
   }
 }
 
 function paragraph(doc: Doc, text: string, small?: boolean): void {
   doc.font('regular').fontSize(small ? 7.5 : 9);
-  const h = doc.heightOfString(text, { width: CONTENT });
+  const h = doc.heightOfString(text, { ...F, width: CONTENT });
   ensure(doc, Math.min(h, 60));
-  doc.fillColor(small ? GREY : 'black').text(text, MARGIN, doc.y, { width: CONTENT });
+  doc.fillColor(small ? GREY : 'black').text(text, MARGIN, doc.y, { ...F, width: CONTENT });
   doc.fillColor('black');
   doc.moveDown(0.3);
 }
@@ -80,11 +110,11 @@ function paragraph(doc: Doc, text: string, small?: boolean): void {
 function list(doc: Doc, items: string[], small?: boolean): void {
   doc.font('regular').fontSize(small ? 7.5 : 9);
   for (const item of items) {
-    const h = doc.heightOfString(item, { width: CONTENT - 14 });
+    const h = doc.heightOfString(item, { ...F, width: CONTENT - 14 });
     ensure(doc, h + 2);
     const y = doc.y;
-    doc.text('•', MARGIN, y, { width: 10 });
-    doc.text(item, MARGIN + 14, y, { width: CONTENT - 14 });
+    doc.text('•', MARGIN, y, { ...F, width: 10 });
+    doc.text(item, MARGIN + 14, y, { ...F, width: CONTENT - 14 });
     doc.y = Math.max(doc.y, y + h) + 2;
   }
 }
@@ -96,7 +126,7 @@ function table(doc: Doc, b: Extract<Block, { type: 'table' }>): void {
   const rowHeight = (cells: string[]) => {
     doc.font('regular').fontSize(size);
     return (
-      Math.max(...cells.map((t, i) => doc.heightOfString(t || ' ', { width: widths[i]! - 2 * pad }))) +
+      Math.max(...cells.map((t, i) => doc.heightOfString(t || ' ', { ...F, width: widths[i]! - 2 * pad }))) +
       2 * pad
     );
   };
@@ -110,7 +140,7 @@ function table(doc: Doc, b: Extract<Block, { type: 'table' }>): void {
       .fontSize(size);
     let x = MARGIN;
     cells.forEach((t, i) => {
-      doc.text(t, x + pad, y + pad, { width: widths[i]! - 2 * pad });
+      doc.text(t, x + pad, y + pad, { ...F, width: widths[i]! - 2 * pad });
       x += widths[i]!;
     });
     doc
@@ -141,7 +171,7 @@ function unavailableBox(doc: Doc, x: number, y: number, w: number, h: number, te
     .fillColor(GREY)
     .font('regular')
     .fontSize(9)
-    .text(text, x + 10, y + h / 2 - 10, { width: w - 20, align: 'center' });
+    .text(text, x + 10, y + h / 2 - 10, { ...F, width: w - 20, align: 'center' });
   doc.fillColor('black');
 }
 
@@ -149,7 +179,7 @@ function captions(doc: Doc, lines: string[], x: number, y: number, w: number): n
   doc.font('regular').fontSize(7.5).fillColor('black');
   let yy = y;
   for (const [i, line] of lines.entries()) {
-    doc.fillColor(i === 0 ? 'black' : GREY).text(line, x, yy, { width: w });
+    doc.fillColor(i === 0 ? 'black' : GREY).text(line, x, yy, { ...F, width: w });
     yy = doc.y + 1;
   }
   doc.fillColor('black');
@@ -233,7 +263,7 @@ function overview(doc: Doc, b: Extract<Block, { type: 'overview' }>, images: Pac
 function checklist(doc: Doc, items: string[]): void {
   doc.font('regular').fontSize(9);
   for (const item of items) {
-    const h = doc.heightOfString(item, { width: CONTENT - 18 }) + 4;
+    const h = doc.heightOfString(item, { ...F, width: CONTENT - 18 }) + 4;
     ensure(doc, h);
     const y = doc.y;
     doc
@@ -241,7 +271,7 @@ function checklist(doc: Doc, items: string[]): void {
       .lineWidth(0.7)
       .strokeColor('#000000')
       .stroke();
-    doc.text(item, MARGIN + 16, y, { width: CONTENT - 18 });
+    doc.text(item, MARGIN + 16, y, { ...F, width: CONTENT - 18 });
     doc.y = y + h;
   }
   // Space for notes.
@@ -249,7 +279,7 @@ function checklist(doc: Doc, items: string[]): void {
   doc
     .font('regular')
     .fontSize(9)
-    .text('现场情况记录 Notes:', MARGIN, doc.y + 4);
+    .text('现场情况记录 Notes:', MARGIN, doc.y + 4, F);
   const top = doc.y + 2;
   for (let i = 0; i < 3; i++)
     doc
@@ -266,15 +296,15 @@ function signatures(doc: Doc, lines: string[]): void {
   for (const label of lines) {
     ensure(doc, 30);
     const y = doc.y + 14;
-    doc.text(label, MARGIN, y - 10, { width: 160 });
-    doc.text('签字 Signature', MARGIN + 170, y - 10, { width: 80 });
+    doc.text(label, MARGIN, y - 10, { ...F, width: 160 });
+    doc.text('签字 Signature', MARGIN + 170, y - 10, { ...F, width: 80 });
     doc
       .moveTo(MARGIN + 240, y)
       .lineTo(MARGIN + 380, y)
       .lineWidth(0.5)
       .strokeColor('#000000')
       .stroke();
-    doc.text('日期 Date', MARGIN + 392, y - 10, { width: 50 });
+    doc.text('日期 Date', MARGIN + 392, y - 10, { ...F, width: 50 });
     doc
       .moveTo(MARGIN + 440, y)
       .lineTo(MARGIN + CONTENT, y)
@@ -319,18 +349,18 @@ export async function renderPacketPdf(
   const qrX = MARGIN + CONTENT - qrSize;
   doc.image(qr, qrX, MARGIN - 6, { width: qrSize, height: qrSize });
   doc.font('regular').fontSize(6.5).fillColor(GREY);
-  doc.text(d.qrCaption, qrX - 30, MARGIN + qrSize - 4, { width: qrSize + 30, align: 'right' });
-  doc.text(d.url, qrX - 60, doc.y, { width: qrSize + 60, align: 'right' });
+  doc.text(d.qrCaption, qrX - 30, MARGIN + qrSize - 4, { ...F, width: qrSize + 30, align: 'right' });
+  doc.text(d.url, qrX - 60, doc.y, { ...F, width: qrSize + 60, align: 'right' });
   doc.fillColor('#10324a').strokeColor('#10324a').lineWidth(0.5).font('regular').fontSize(20);
-  doc.text(d.title, MARGIN, MARGIN, { width: CONTENT - qrSize - 20, ...BOLD });
+  doc.text(d.title, MARGIN, MARGIN, { ...F, width: CONTENT - qrSize - 20, ...BOLD });
   doc
     .font('regular')
     .fontSize(9)
     .fillColor(GREY)
-    .text(d.subtitle, { width: CONTENT - qrSize - 20 });
+    .text(d.subtitle, { ...F, width: CONTENT - qrSize - 20 });
   doc.moveDown(0.4);
   doc.font('regular').fontSize(16).fillColor('#b01010').strokeColor('#b01010').lineWidth(0.45);
-  doc.text(`线索编号 Clue No. ${d.clueNo}`, { width: CONTENT - qrSize - 20, ...BOLD });
+  doc.text(`线索编号 Clue No. ${d.clueNo}`, { ...F, width: CONTENT - qrSize - 20, ...BOLD });
   doc.fillColor('black');
   doc.y = Math.max(doc.y, MARGIN + qrSize + 22) + 4;
 
@@ -374,8 +404,9 @@ export async function renderPacketPdf(
     doc.switchToPage(i);
     doc.font('regular').fontSize(7).fillColor(GREY);
     const y = A4.height - MARGIN + 8;
-    doc.text(d.footer, MARGIN, y, { width: CONTENT - 110, lineBreak: false });
+    doc.text(d.footer, MARGIN, y, { ...F, width: CONTENT - 110, lineBreak: false });
     doc.text(`第 ${i + 1} / ${range.count} 页 Page ${i + 1} of ${range.count}`, MARGIN + CONTENT - 110, y, {
+      ...F,
       width: 110,
       align: 'right',
       lineBreak: false,
