@@ -7,6 +7,7 @@ import { detectCommand } from './commands/detect.ts';
 import { detectorsListCommand, detectorsTrainCommand } from './commands/detectors.ts';
 import { registerNotifyCommands } from './commands/notify.ts';
 import { registerPacketCommands } from './commands/packet.ts';
+import { registerPatrolCommands } from './commands/patrol.ts';
 import {
   scenesAddCommand,
   scenesImportFolderCommand,
@@ -60,8 +61,9 @@ export function program(): Command {
 
   cli
     .command('worker')
-    .description('run a queue worker that processes detection jobs')
+    .description('run a queue worker: patrol tile jobs, detection jobs and notifications')
     .option('--concurrency <n>', 'jobs processed at once', (v) => Number.parseInt(v, 10))
+    .option('--no-notifier', 'do not send notifications from this worker')
     .action(async (opts) => workerCommand(loadConfig(), opts));
 
   cli
@@ -189,6 +191,7 @@ export function program(): Command {
   registerUsersCommands(cli, loadConfig);
   registerPacketCommands(cli, loadConfig);
   registerNotifyCommands(cli, loadConfig);
+  registerPatrolCommands(cli, loadConfig);
   return cli;
 }
 

@@ -9,9 +9,11 @@ import { simulate } from '../../../simulator/simulate.ts';
 import { addStac } from '../../../usecases/catalog.ts';
 import { detectPair } from '../../../usecases/detect-pair.ts';
 import { importZones } from '../../../usecases/import-zones.ts';
-import { patrolDirect } from '../../../usecases/patrol-direct.ts';
+import { planPatrol } from '../../../usecases/patrol.ts';
 import { storeDetection } from '../../../usecases/store-detection.ts';
 import { serveUntilSignal } from '../../api/server.ts';
+import { startPatrolWorker } from '../../worker/patrol-worker.ts';
+import { followRun } from './patrol.ts';
 
 const BEFORE = { from: '2024-06-01', to: '2024-06-30' };
 const AFTER = { from: '2025-06-01', to: '2025-08-31' };
@@ -44,8 +46,18 @@ async function simulatedDemo(
     );
   } else console.log(`using the simulated region in ${out}`);
 
-  const pool = createPool(config.databaseUrl, 4);
-  const detector = await loadDetector(config.detectorsDir, 'change', config.onnxThreads);
+  const pool = createPool(config.databaseUrl, 6);
+  // The demo patrol goes through the queue like any other: tile jobs on BullMQ, processed by a
+  // worker started in this process (more workers may join from other processes).
+  const worker = startPatrolWorker(
+    { ...config, workerConcurrency: Math.max(config.workerConcurrency, 2) },
+    pool,
+    {
+      log: (l) => {
+        if (l.msg === 'tile failed' && l.final) process.stderr.write(`\ntile ${l.tile} failed: ${l.error}\n`);
+      },
+    },
+  );
   try {
     const cat = await addStac(pool, join(out, 'catalog.json'));
     console.log(
@@ -75,38 +87,35 @@ async function simulatedDemo(
         ],
       ],
     };
-    // Idempotent demo: clues of earlier demo patrols stay; a re-run adds a new patrol run.
-    const t0 = performance.now();
-    const report = await patrolDirect(pool, {
-      aoi,
-      before: BEFORE,
-      after: AFTER,
-      detector,
-      sensors: ['sentinel-2-l2a'],
-      actor: 'demo',
-      onTile: (done, total, id) => {
-        const width = 30;
-        const filled = Math.round((done / total) * width);
-        const eta = (((performance.now() - t0) / done) * (total - done)) / 1000;
-        process.stdout.write(
-          `\rpatrol [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} tiles ${id} ETA ${eta.toFixed(0)} s   `,
-        );
+    // Idempotent demo: a re-run patrols again and updates the same clues (seen again).
+    const run = await planPatrol(
+      { pool, queue: worker.queue, detectorsDir: config.detectorsDir, maxTiles: config.maxTiles },
+      {
+        name: '演示巡查 demo patrol',
+        aoi,
+        before: BEFORE,
+        after: AFTER,
+        sensors: ['sentinel-2-l2a'],
+        actor: 'demo',
       },
-    });
-    process.stdout.write('\n');
+    );
+    console.log(`patrol run ${run.id}: ${run.tilesTotal} tiles, scenarios ${run.scenarios.join(', ')}`);
+    const end = await followRun(pool, run.id);
     const byScenario = await pool.query<{ scenario: string; n: number; ha: number }>(
-      'SELECT scenario, count(*)::int AS n, sum(area_ha) AS ha FROM clues WHERE run_id = $1 GROUP BY 1 ORDER BY 1',
-      [report.runId],
+      `SELECT scenario, count(*)::int AS n, sum(area_ha) AS ha FROM clues
+        WHERE last_run_id = $1 AND merged_into IS NULL GROUP BY 1 ORDER BY 1`,
+      [run.id],
     );
     console.log(
-      `\n  巡查面积 patrolled: ${report.coveredKm2.toFixed(1)} km² clear-observed in ${report.tiles} tiles`,
+      `\n  巡查面积 patrolled: ${(end.coveredKm2 ?? 0).toFixed(1)} km² clear-observed in ${end.tilesTotal} tiles (${end.status})`,
     );
     for (const r of byScenario.rows)
       console.log(`  线索 clues (${r.scenario}): ${r.n}, ${Number(r.ha).toFixed(2)} ha`);
-    if (report.failedScenes.length) console.log(`  scenes failed: ${report.failedScenes.length}`);
+    if (end.tilesFailed)
+      console.log(`  tiles failed: ${end.tilesFailed} (npx skypatrol patrol resume ${run.id})`);
     console.log(`  elapsed: ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
   } finally {
-    await detector.runner.release();
+    await worker.close();
     await pool.end();
   }
   if (opts.serve) {
