@@ -297,7 +297,7 @@ export function renderPlanes(planes: Float32Array[], mode: TileMode, max?: numbe
     const rv = r[i]!;
     const gv = g[i]!;
     const bv = b[i]!;
-    if (rv !== rv || gv !== gv || bv !== bv) continue; // NaN: no data, transparent
+    if (Number.isNaN(rv + gv + bv)) continue; // no data: transparent
     out[o] = to8(rv);
     out[o + 1] = to8(gv);
     out[o + 2] = to8(bv);
