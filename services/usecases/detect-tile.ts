@@ -145,6 +145,59 @@ export async function probabilityFor(
   return { probability, fallback };
 }
 
+/**
+ * One detector's probability raster → clue features: threshold, polygons (MMU), zoning rule.
+ * `threshold`/`minAreaM2` override the manifest (evaluation sweeps them).
+ */
+export function cluesFromProbability(a: {
+  detector: LoadedDetector;
+  probability: Float32Array;
+  valid: Uint8Array;
+  tile: AnalysisTile;
+  zones: TileZones;
+  windows: { before: { from: string; to: string }; after: { from: string; to: string } };
+  seen: { beforeDate: string; afterDate: string; beforeScene: string; afterScene: string };
+  lonLat: (x: number, y: number) => [number, number];
+  threshold?: number;
+  minAreaM2?: number;
+}): { features: ClueFeature[]; dropped: number } {
+  const m = a.detector.manifest;
+  const minAreaM2 = a.minAreaM2 ?? m.minAreaM2;
+  const polygons = polygonize({
+    width: a.tile.grid.width,
+    height: a.tile.grid.height,
+    probability: a.probability,
+    valid: a.valid,
+    threshold: a.threshold ?? m.threshold,
+    minAreaM2,
+    toLonLat: a.lonLat,
+  });
+  const features: ClueFeature[] = [];
+  let dropped = 0;
+  for (const p of polygons) {
+    const outcome = applyZoningRule(
+      p.coordinates,
+      {
+        rule: m.zoning.rule,
+        layer: m.zoning.layer,
+        deadlineField: m.zoning.deadlineField,
+        maxDistanceM: m.zoning.maxDistanceM,
+      },
+      a.zones.features,
+      { afterFrom: a.windows.after.from, minAreaM2 },
+    );
+    if (!outcome.coordinates) {
+      dropped++;
+      continue;
+    }
+    const f = toClueFeature({ ...p, coordinates: outcome.coordinates, areaM2: outcome.areaM2 }, m, a.seen);
+    f.properties.priority = cluePriority(m.priorityWeight, p.confidence, outcome.areaM2);
+    f.properties.zones = outcome.zones;
+    features.push(f);
+  }
+  return { features, dropped };
+}
+
 const day = (n: number) => new Date(Math.max(n, 0) * 86_400_000).toISOString().slice(0, 10);
 
 /**
@@ -186,35 +239,11 @@ export async function detectTile(args: {
   const features: ClueFeature[] = [];
   const dropped: { scenario: string; rule: string; count: number }[] = [];
   for (const d of detectors) {
-    const m = d.manifest;
     const { probability } = await probabilityFor(d, before, after, width, height);
-    const polygons = polygonize({
-      width,
-      height,
-      probability,
-      valid,
-      threshold: m.threshold,
-      minAreaM2: m.minAreaM2,
-      toLonLat: lonLat,
-    });
-    let droppedHere = 0;
-    for (const p of polygons) {
-      const outcome = applyZoningRule(
-        p.coordinates,
-        { rule: m.zoning.rule, layer: m.zoning.layer, deadlineField: m.zoning.deadlineField },
-        zones.features,
-        { afterFrom: windows.after.from, minAreaM2: m.minAreaM2 },
-      );
-      if (!outcome.coordinates) {
-        droppedHere++;
-        continue;
-      }
-      const f = toClueFeature({ ...p, coordinates: outcome.coordinates, areaM2: outcome.areaM2 }, m, seen);
-      f.properties.priority = cluePriority(m.priorityWeight, p.confidence, outcome.areaM2);
-      f.properties.zones = outcome.zones;
-      features.push(f);
-    }
-    if (m.zoning.rule !== 'none') dropped.push({ scenario: m.id, rule: m.zoning.rule, count: droppedHere });
+    const r = cluesFromProbability({ detector: d, probability, valid, tile, zones, windows, seen, lonLat });
+    features.push(...r.features);
+    if (d.manifest.zoning.rule !== 'none')
+      dropped.push({ scenario: d.manifest.id, rule: d.manifest.zoning.rule, count: r.dropped });
   }
   return { features, dropped };
 }

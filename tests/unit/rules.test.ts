@@ -89,6 +89,23 @@ describe('zoning rules', () => {
     expect(r.coordinates).not.toBeNull();
   });
 
+  it('maxDistanceM: a change outside every permit counts only near one (spill), not far away', () => {
+    const spec = {
+      rule: 'after-deadline' as const,
+      layer: 'temporary_land_permit' as const,
+      maxDistanceM: 50,
+    };
+    // A valid permit just east of the detection (0.0003° ≈ 22 m gap).
+    const adjacent = zone('1', 'temporary_land_permit', square(117.7023, 49.4, 0.002), {
+      reclaim_by: '2026-10-31',
+    });
+    expect(applyZoningRule(det, spec, [adjacent], opts).coordinates).not.toBeNull();
+    const far = zone('2', 'temporary_land_permit', square(117.71, 49.4, 0.002), { reclaim_by: '2026-10-31' });
+    const r = applyZoningRule(det, spec, [far], opts);
+    expect(r.coordinates).toBeNull();
+    expect(r.reason).toMatch(/farther than 50 m/);
+  });
+
   it('drops what remains below the minimum mapping unit after clipping', () => {
     const permit = zone('3', 'mining_permit', square(117.7, 49.4, 0.00199), { permit_no: 'C150' });
     const r = applyZoningRule(det, { rule: 'outside', layer: 'mining_permit' }, [permit], opts);

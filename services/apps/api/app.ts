@@ -12,6 +12,7 @@ import { createRedis } from '../../adapters/redis/connection.ts';
 import type { Config } from '../../core/config.ts';
 import { isSkypatrolError } from '../../core/errors.ts';
 import { clueRoutes } from './routes/clues.ts';
+import { detectorRoutes } from './routes/detectors.ts';
 import { healthRoutes } from './routes/health.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { ogcRoutes } from './routes/ogc.ts';
@@ -102,6 +103,7 @@ export async function build(
 
   await app.register(healthRoutes);
   await app.register(clueRoutes);
+  await app.register(detectorRoutes);
   await app.register(sceneRoutes);
   await app.register(tilesExportsStatsPlugin);
   await app.register(ogcRoutes, { prefix: '/ogc' });

@@ -4,7 +4,8 @@ import { isSkypatrolError } from '../../core/errors.ts';
 import { dbMigrateCommand } from './commands/db.ts';
 import { demoCommand } from './commands/demo.ts';
 import { detectCommand } from './commands/detect.ts';
-import { detectorsListCommand, detectorsTrainCommand } from './commands/detectors.ts';
+import { registerDetectorsCommands } from './commands/detectors.ts';
+import { registerEvalCommand } from './commands/eval.ts';
 import { registerNotifyCommands } from './commands/notify.ts';
 import { registerPacketCommands } from './commands/packet.ts';
 import { registerPatrolCommands } from './commands/patrol.ts';
@@ -118,23 +119,8 @@ export function program(): Command {
     .option('--max <n>', 'stop after this many items', (v) => Number.parseInt(v, 10))
     .action(async (api, opts) => scenesSearchApiCommand(loadConfig(), api, opts));
 
-  const detectors = cli.command('detectors').description('detector models');
-  detectors
-    .command('list')
-    .description('list detectors with version and threshold')
-    .action(async () => detectorsListCommand(loadConfig()));
-  detectors
-    .command('train')
-    .description('learn a detector from labelled data (change: OSCD cities)')
-    .argument('<id>', 'detector id')
-    .requiredOption('--data <dir>', 'labelled data (for change: the OSCD folder)')
-    .option(
-      '--train <cities>',
-      'comma-separated training cities',
-      'aguasclaras,bordeaux,mumbai,nantes,saclay_e',
-    )
-    .option('--eval <cities>', 'comma-separated held-out cities', 'paris,bercy')
-    .action(async (id, opts) => detectorsTrainCommand(loadConfig(), id, opts));
+  registerDetectorsCommands(cli, loadConfig);
+  registerEvalCommand(cli, loadConfig);
 
   cli
     .command('demo')

@@ -87,6 +87,11 @@ export const ManifestSchema = z
       rule: z.preprocess((v) => (typeof v === 'string' && LEGACY_RULES[v]) || v, z.enum(ZONING_RULES)),
       /** Date property compared by `after-deadline` (default `reclaim_by`). */
       deadlineField: z.string().min(1).optional(),
+      /**
+       * `outside` / `after-deadline`: a change outside every feature of the layer is a clue only
+       * within this distance (m) of one (e.g. spoil spilling out of a temporary-land permit).
+       */
+      maxDistanceM: z.number().min(0).max(10_000).optional(),
       /** Human-readable statement of the rule (zh first). */
       description: z.string().optional(),
     }),

@@ -36,6 +36,8 @@ export interface RuleSpec {
   rule: ZoningRule;
   layer: ZoneLayer | null;
   deadlineField?: string | undefined;
+  /** Outside rules: changes farther than this from every feature of the layer are not clues. */
+  maxDistanceM?: number | undefined;
 }
 
 export interface RuleOutcome {
@@ -128,6 +130,27 @@ export function applyZoningRule(
       turf.booleanIntersects(det, toFeature(z.coordinates)),
   );
   const refs = touching.map((z) => ref(z, deadlineField));
+  if (spec.rule !== 'inside' && spec.maxDistanceM !== undefined && !touching.length) {
+    const d = spec.maxDistanceM;
+    const padDeg = d / 70_000 + 1e-6; // generous in longitude at these latitudes
+    const near = zones.some(
+      (z) =>
+        z.kind === spec.layer &&
+        z.coordinates.length > 0 &&
+        overlapsBox(
+          bboxOf(z.coordinates).map((v, k) => (k < 2 ? v - padDeg : v + padDeg)),
+          box,
+        ) &&
+        turf.booleanIntersects(det, turf.buffer(toFeature(z.coordinates), d, { units: 'meters' }) as Geo),
+    );
+    if (!near)
+      return {
+        coordinates: null,
+        areaM2: 0,
+        zones: [],
+        reason: `farther than ${d} m from every ${spec.layer}`,
+      };
+  }
 
   let kept: PolygonCoords[];
   if (spec.rule === 'inside') {

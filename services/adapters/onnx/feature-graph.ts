@@ -1,0 +1,148 @@
+import type { CanonicalBand } from '../../domain/imagery/bands.ts';
+import { GraphBuilder } from './graph-builder.ts';
+
+/**
+ * The generic scenario graph: spectral indices of both dates, their differences and
+ * neighbourhood statistics computed inside ONNX, then a learned head (a tiny MLP as two 1×1
+ * convolutions, or plain logistic regression when `hidden` is empty):
+ *
+ *   before, after [1,C,H,W] reflectance
+ *   → per date: indices (w·x)/(v·x + c): NDVI, NDWI, brightness (+ MNDWI, NBR, BSI with SWIR)
+ *   → features: after indices, before indices, after − before, 5×5 mean of the differences,
+ *     5×5 mean and 5×5 standard deviation of the after indices, band differences, 5×5 mean of
+ *     |band differences|
+ *   → Conv1×1 (F→H) → Relu → Conv1×1 (H→1) → Sigmoid → 3×3 mean → `probability` [1,1,H,W].
+ *
+ * With `head = null` the graph stops at `features` [1,F,H,W]; training runs exactly that.
+ */
+
+export interface IndexDef {
+  name: string;
+  num: Partial<Record<CanonicalBand, number>>;
+  den: Partial<Record<CanonicalBand, number>>;
+  denBias?: number;
+}
+
+const INDICES: IndexDef[] = [
+  { name: 'ndvi', num: { nir: 1, red: -1 }, den: { nir: 1, red: 1 } },
+  { name: 'ndwi', num: { green: 1, nir: -1 }, den: { green: 1, nir: 1 } },
+  { name: 'mndwi', num: { green: 1, swir16: -1 }, den: { green: 1, swir16: 1 } },
+  { name: 'nbr', num: { nir: 1, swir22: -1 }, den: { nir: 1, swir22: 1 } },
+  {
+    name: 'bsi',
+    num: { swir16: 1, red: 1, nir: -1, blue: -1 },
+    den: { swir16: 1, red: 1, nir: 1, blue: 1 },
+  },
+  { name: 'bright', num: { blue: 0.25, green: 0.25, red: 0.25, nir: 0.25 }, den: {}, denBias: 1 },
+];
+
+/** Indices computable from `bands` (every band they use is present). */
+export function indicesFor(bands: readonly CanonicalBand[]): IndexDef[] {
+  return INDICES.filter((d) =>
+    [...Object.keys(d.num), ...Object.keys(d.den)].every((b) => bands.includes(b as CanonicalBand)),
+  );
+}
+
+/** Names of the feature channels, in order. */
+export function featureNames(bands: readonly CanonicalBand[]): string[] {
+  const idx = indicesFor(bands).map((d) => d.name);
+  return [
+    ...idx.map((n) => `${n}_after`),
+    ...idx.map((n) => `${n}_before`),
+    ...idx.map((n) => `d_${n}`),
+    ...idx.map((n) => `mean5_d_${n}`),
+    ...idx.map((n) => `mean5_${n}_after`),
+    ...idx.map((n) => `std5_${n}_after`),
+    ...bands.map((b) => `d_${b}`),
+    ...bands.map((b) => `mean5_abs_d_${b}`),
+  ];
+}
+
+export interface MlpHead {
+  /** hidden × features, row-major (empty for logistic regression). */
+  w1: number[];
+  b1: number[];
+  /** hidden weights (or feature weights for logistic regression). */
+  w2: number[];
+  b2: number;
+  hidden: number;
+}
+
+export function buildFeatureGraph(
+  bands: readonly CanonicalBand[],
+  head: MlpHead | null,
+  name = 'skypatrol-scenario',
+): Uint8Array {
+  const C = bands.length;
+  const defs = indicesFor(bands);
+  const K = defs.length;
+  const F = featureNames(bands).length;
+  const g = new GraphBuilder(head ? name : `${name}-features`);
+  const before = g.input({ name: 'before', shape: [1, C, 'H', 'W'] });
+  const after = g.input({ name: 'after', shape: [1, C, 'H', 'W'] });
+  const pool = (x: string, k: number) =>
+    g.node('AveragePool', [x], undefined, {
+      kernel_shape: [k, k],
+      pads: [(k - 1) / 2, (k - 1) / 2, (k - 1) / 2, (k - 1) / 2],
+      strides: [1, 1],
+      count_include_pad: 0,
+    });
+
+  const wn = new Float32Array(K * C);
+  const wd = new Float32Array(K * C);
+  const bd = new Float32Array(K);
+  defs.forEach((d, k) => {
+    bands.forEach((b, c) => {
+      wn[k * C + c] = d.num[b] ?? 0;
+      wd[k * C + c] = d.den[b] ?? 0;
+    });
+    bd[k] = d.denBias ?? 0;
+  });
+  const wNum = g.constant(wn, [K, C, 1, 1], 'index_num');
+  const wDen = g.constant(wd, [K, C, 1, 1], 'index_den');
+  const bDen = g.constant(bd, [K], 'index_den_bias');
+  const eps = g.constant([1e-3], [1], 'eps');
+  const indices = (x: string) => {
+    const n = g.node('Conv', [x, wNum]);
+    const dd = g.node('Max', [g.node('Abs', [g.node('Conv', [x, wDen, bDen])]), eps]);
+    return g.node('Div', [n, dd]);
+  };
+  const ia = indices(after);
+  const ib = indices(before);
+  const di = g.node('Sub', [ia, ib]);
+  const meanA = pool(ia, 5);
+  const meanSqA = pool(g.node('Mul', [ia, ia]), 5);
+  const zero = g.constant([0], [1], 'zero');
+  const varA = g.node('Max', [g.node('Sub', [meanSqA, g.node('Mul', [meanA, meanA])]), zero]);
+  const stdA = g.node('Sqrt', [varA]);
+  const db = g.node('Sub', [after, before]);
+  const features = g.node(
+    'Concat',
+    [ia, ib, di, pool(di, 5), meanA, stdA, db, pool(g.node('Abs', [db]), 5)],
+    'features_concat',
+    { axis: 1 },
+  );
+  if (!head) {
+    g.output(features, { name: 'features', shape: [1, F, 'H', 'W'] });
+    return g.toBytes(`Skypatrol scenario detector features (${bands.join(', ')})`);
+  }
+  let logit: string;
+  if (head.hidden > 0) {
+    if (head.w1.length !== head.hidden * F)
+      throw new Error(`head needs ${head.hidden}×${F} first-layer weights`);
+    const w1 = g.constant(head.w1, [head.hidden, F, 1, 1], 'mlp_w1');
+    const b1 = g.constant(head.b1, [head.hidden], 'mlp_b1');
+    const h = g.node('Relu', [g.node('Conv', [features, w1, b1])]);
+    const w2 = g.constant(head.w2, [1, head.hidden, 1, 1], 'mlp_w2');
+    const b2 = g.constant([head.b2], [1], 'mlp_b2');
+    logit = g.node('Conv', [h, w2, b2]);
+  } else {
+    if (head.w2.length !== F) throw new Error(`logistic head needs ${F} weights`);
+    const w = g.constant(head.w2, [1, F, 1, 1], 'head_weights');
+    const b = g.constant([head.b2], [1], 'head_bias');
+    logit = g.node('Conv', [features, w, b]);
+  }
+  const probability = pool(g.node('Sigmoid', [logit]), 3);
+  g.output(probability, { name: 'probability', shape: [1, 1, 'H', 'W'] });
+  return g.toBytes(`Skypatrol scenario detector: spectral-change features + MLP (${bands.join(', ')})`);
+}

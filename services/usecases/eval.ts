@@ -1,0 +1,338 @@
+import type { LoadedDetector } from '../adapters/files/detector-registry.ts';
+import type { AnalysisTile } from '../domain/geo/analysis-grid.ts';
+import { toLonLatFn } from '../domain/geo/crs.ts';
+import { pixelToMap } from '../domain/geo/grid.ts';
+import type { ClueFeature } from './detect-pair.ts';
+import { cluesFromProbability, probabilityFor } from './detect-tile.ts';
+import {
+  type Condition,
+  conditionPair,
+  loadSimRegion,
+  rasterize,
+  type SimRegion,
+  truthFor,
+} from './eval-data.ts';
+import { FULL_BANDS } from './train-scenario.ts';
+
+/**
+ * Evaluation of detectors on simulated regions never used for training, through the same
+ * runtime as patrols (probabilityFor → cluesFromProbability: polygons, MMU, zoning rules):
+ * object-level precision/recall/F1 per scenario (a detection matches a truth polygon at
+ * IoU ≥ 0.25), pixel IoU, decoy false-clue rate and a precision–recall curve over thresholds,
+ * per condition (Sentinel-2, Landsat→S2, GF→S2, one-pixel misregistration, cloudy scenes).
+ */
+export const MATCH_IOU = 0.25;
+export const PR_THRESHOLDS = [0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95];
+
+export interface Counts {
+  tp: number;
+  fp: number;
+  fn: number;
+  /** Pixel counts for pixel IoU. */
+  ptp: number;
+  pfp: number;
+  pfn: number;
+  decoysHit: number;
+  decoys: number;
+}
+
+export interface Scores {
+  precision: number;
+  recall: number;
+  f1: number;
+  pixelIoU: number;
+  decoyRate: number;
+  tp: number;
+  fp: number;
+  fn: number;
+  decoysHit: number;
+  decoys: number;
+}
+
+const zero = (): Counts => ({ tp: 0, fp: 0, fn: 0, ptp: 0, pfp: 0, pfn: 0, decoysHit: 0, decoys: 0 });
+const add = (a: Counts, b: Counts) => {
+  for (const k of Object.keys(a) as (keyof Counts)[]) a[k] += b[k];
+};
+const r4 = (v: number) => Math.round(v * 10000) / 10000;
+
+export function scores(c: Counts): Scores {
+  const precision = c.tp + c.fp ? c.tp / (c.tp + c.fp) : c.fn ? 0 : 1;
+  const recall = c.tp + c.fn ? c.tp / (c.tp + c.fn) : 1;
+  const f1 = precision + recall ? (2 * precision * recall) / (precision + recall) : 0;
+  const pixelIoU = c.ptp + c.pfp + c.pfn ? c.ptp / (c.ptp + c.pfp + c.pfn) : 1;
+  return {
+    precision: r4(precision),
+    recall: r4(recall),
+    f1: r4(f1),
+    pixelIoU: r4(pixelIoU),
+    decoyRate: r4(c.decoys ? c.decoysHit / c.decoys : 0),
+    tp: c.tp,
+    fp: c.fp,
+    fn: c.fn,
+    decoysHit: c.decoysHit,
+    decoys: c.decoys,
+  };
+}
+
+/** Pixel indices inside lon/lat polygons on the tile grid. */
+function pixelsOf(tile: AnalysisTile, coords: ClueFeature['geometry']['coordinates']): Int32Array {
+  const m = rasterize(tile, coords as never);
+  const out: number[] = [];
+  for (let i = 0; i < m.length; i++) if (m[i]) out.push(i);
+  return Int32Array.from(out);
+}
+
+interface TruthPx {
+  id: string;
+  scenario: string;
+  kind: string;
+  expected: 'clue' | 'decoy';
+  belowMmu: boolean;
+  px: Int32Array;
+  observable: boolean;
+}
+
+/** Object and pixel matching of one detector's clues against a pair's truth. */
+export function matchClues(
+  clues: { px: Int32Array }[],
+  truth: TruthPx[],
+  scenario: string,
+  valid: Uint8Array,
+): Counts {
+  const c = zero();
+  // The general `change` detector should find every planted land change, lawful or not; only
+  // cloud shadows are false changes for it.
+  const isChange = scenario === 'change';
+  const mine = truth.filter((t) =>
+    isChange
+      ? t.kind !== 'cloud-shadow' && t.kind !== 'seasonal-lake-level'
+      : t.scenario === scenario && t.expected === 'clue',
+  );
+  const targets = mine.filter((t) => !t.belowMmu && t.observable);
+  const ignored = mine.filter((t) => t.belowMmu || !t.observable);
+  const decoys = truth.filter(
+    (t) =>
+      t.expected === 'decoy' &&
+      t.observable &&
+      (!isChange || t.kind === 'cloud-shadow' || t.kind === 'seasonal-lake-level'),
+  );
+  const n = valid.length;
+  const detMask = new Uint8Array(n);
+  for (const d of clues) for (const i of d.px) detMask[i] = 1;
+  // Pixel IoU over pixels observed in both dates.
+  const truthMask = new Uint8Array(n);
+  for (const t of targets) for (const i of t.px) truthMask[i] = 1;
+  for (let i = 0; i < n; i++) {
+    if (!valid[i]) continue;
+    if (detMask[i] && truthMask[i]) c.ptp++;
+    else if (detMask[i]) c.pfp++;
+    else if (truthMask[i]) c.pfn++;
+  }
+  const overlap = (a: Int32Array, b: Set<number>) => {
+    let k = 0;
+    for (const i of a) if (b.has(i)) k++;
+    return k;
+  };
+  const iou = (a: Int32Array, bSet: Set<number>, bSize: number) => {
+    const inter = overlap(a, bSet);
+    return inter / (a.length + bSize - inter || 1);
+  };
+  const targetSets = targets.map((t) => new Set(t.px));
+  const ignoredSets = ignored.map((t) => new Set(t.px));
+  const matched = new Set<number>();
+  // Greedy one-to-one matching by IoU.
+  const pairs: { d: number; t: number; v: number }[] = [];
+  clues.forEach((d, di) => {
+    targetSets.forEach((s, ti) => {
+      const v = iou(d.px, s, targets[ti]!.px.length);
+      if (v >= MATCH_IOU) pairs.push({ d: di, t: ti, v });
+    });
+  });
+  pairs.sort((a, b) => b.v - a.v);
+  const usedD = new Set<number>();
+  for (const p of pairs) {
+    if (usedD.has(p.d) || matched.has(p.t)) continue;
+    usedD.add(p.d);
+    matched.add(p.t);
+  }
+  c.tp = matched.size;
+  c.fn = targets.length - matched.size;
+  clues.forEach((d, di) => {
+    if (usedD.has(di)) return;
+    // A detection of an event we do not score (below the MMU, or mostly under cloud) is neither.
+    if (ignoredSets.some((s, k) => iou(d.px, s, ignored[k]!.px.length) >= MATCH_IOU)) return;
+    c.fp++;
+  });
+  // Decoys: a decoy is a false clue when a detection overlaps it at IoU ≥ 0.25, or lies at least
+  // half inside it.
+  c.decoys = decoys.length;
+  for (const t of decoys) {
+    const s = new Set(t.px);
+    if (clues.some((d) => iou(d.px, s, t.px.length) >= MATCH_IOU || overlap(d.px, s) >= d.px.length / 2))
+      c.decoysHit++;
+  }
+  return c;
+}
+
+export interface DetectorEval {
+  detector: string;
+  version: string;
+  threshold: number;
+  minAreaM2: number;
+  overall: Scores;
+  conditions: Record<string, Scores>;
+  seeds: number[];
+  pr: { threshold: number; precision: number; recall: number; f1: number; decoyRate: number }[];
+  /** Decoy false-clue rate over all decoys with every evaluated detector together (same for each). */
+}
+
+export interface EvalReport {
+  generatedAt: string;
+  regions: { dir: string; seed: number }[];
+  conditions: Condition[];
+  detectors: DetectorEval[];
+  /** All detectors together: decoys that became a clue of any detector. */
+  decoys: { hit: number; total: number; rate: number };
+  elapsedMs: number;
+}
+
+export async function evaluate(options: {
+  detectors: LoadedDetector[];
+  regionDirs: string[];
+  conditions: Condition[];
+  thresholds?: number[];
+  log?: (m: string) => void;
+}): Promise<EvalReport> {
+  const started = performance.now();
+  const log = options.log ?? (() => {});
+  const thresholds = options.thresholds ?? PR_THRESHOLDS;
+  const per = new Map<string, { overall: Counts; cond: Map<string, Counts>; pr: Map<number, Counts> }>();
+  for (const d of options.detectors)
+    per.set(d.manifest.id, { overall: zero(), cond: new Map(), pr: new Map() });
+  const all = { hit: 0, total: 0 };
+  const regions: EvalReport['regions'] = [];
+  for (const dir of options.regionDirs) {
+    const region: SimRegion = await loadSimRegion(dir);
+    regions.push({ dir, seed: region.seed });
+    const tile = region.tile;
+    const toLonLat = toLonLatFn(tile.epsg)!;
+    const lonLat = (x: number, y: number) => {
+      const [mx, my] = pixelToMap(tile.grid, x, y);
+      return toLonLat(mx, my);
+    };
+    const zones = { features: region.zones };
+    const truthPx = new Map(region.truth.map((t) => [t.id, rasterize(tile, t.coordinates)] as const));
+    for (const cond of options.conditions) {
+      const pair = await conditionPair(region, cond, FULL_BANDS);
+      if (!pair) {
+        log(`seed ${region.seed} ${cond}: no scenes`);
+        continue;
+      }
+      const n = tile.grid.width * tile.grid.height;
+      const valid = new Uint8Array(n);
+      for (let i = 0; i < n; i++) valid[i] = pair.before.valid[i]! & pair.after.valid[i]!;
+      const truth: TruthPx[] = truthFor(region, pair).map((t) => {
+        const mask = truthPx.get(t.id)!;
+        const px: number[] = [];
+        let seen = 0;
+        for (let i = 0; i < n; i++)
+          if (mask[i]) {
+            px.push(i);
+            if (valid[i]) seen++;
+          }
+        return {
+          id: t.id,
+          scenario: t.scenario,
+          kind: t.kind,
+          expected: t.expected,
+          belowMmu: t.belowMmu,
+          px: Int32Array.from(px),
+          observable: px.length > 0 && seen / px.length >= 0.5,
+        };
+      });
+      const seenDates = {
+        beforeDate: region.windows.before.to,
+        afterDate: region.windows.after.to,
+        beforeScene: pair.beforeScenes[0]?.id ?? '',
+        afterScene: pair.afterScenes.at(-1)?.id ?? '',
+      };
+      const anyHit = new Set<string>();
+      for (const d of options.detectors) {
+        const entry = per.get(d.manifest.id)!;
+        const { probability } = await probabilityFor(
+          d,
+          pair.before,
+          pair.after,
+          tile.grid.width,
+          tile.grid.height,
+        );
+        const run = (threshold: number) => {
+          const { features } = cluesFromProbability({
+            detector: d,
+            probability,
+            valid,
+            tile,
+            zones,
+            windows: region.windows,
+            seen: seenDates,
+            lonLat,
+            threshold,
+          });
+          return features.map((f) => ({ px: pixelsOf(tile, f.geometry.coordinates) }));
+        };
+        const clues = run(d.manifest.threshold);
+        const c = matchClues(clues, truth, d.manifest.id, valid);
+        add(entry.overall, c);
+        if (!entry.cond.has(cond)) entry.cond.set(cond, zero());
+        add(entry.cond.get(cond)!, c);
+        // Decoys hit by any detector.
+        for (const t of truth.filter((x) => x.expected === 'decoy' && x.observable)) {
+          const s = new Set(t.px);
+          const hit = clues.some((cl) => {
+            let k = 0;
+            for (const i of cl.px) if (s.has(i)) k++;
+            return k / (cl.px.length + t.px.length - k) >= MATCH_IOU || k >= cl.px.length / 2;
+          });
+          if (hit) anyHit.add(t.id);
+        }
+        for (const th of thresholds) {
+          if (!entry.pr.has(th)) entry.pr.set(th, zero());
+          add(entry.pr.get(th)!, matchClues(run(th), truth, d.manifest.id, valid));
+        }
+        const s = scores(c);
+        log(
+          `seed ${region.seed} ${cond} ${d.manifest.id}: TP ${c.tp} FP ${c.fp} FN ${c.fn} (P ${s.precision} R ${s.recall}), decoys hit ${c.decoysHit}/${c.decoys}`,
+        );
+      }
+      const decoys = truth.filter((x) => x.expected === 'decoy' && x.observable);
+      all.total += decoys.length;
+      all.hit += anyHit.size;
+    }
+  }
+  const detectors: DetectorEval[] = options.detectors.map((d) => {
+    const e = per.get(d.manifest.id)!;
+    return {
+      detector: d.manifest.id,
+      version: d.manifest.version,
+      threshold: d.manifest.threshold,
+      minAreaM2: d.manifest.minAreaM2,
+      overall: scores(e.overall),
+      conditions: Object.fromEntries([...e.cond].map(([k, v]) => [k, scores(v)])),
+      seeds: regions.map((r) => r.seed),
+      pr: [...e.pr]
+        .sort((a, b) => a[0] - b[0])
+        .map(([threshold, c]) => {
+          const s = scores(c);
+          return { threshold, precision: s.precision, recall: s.recall, f1: s.f1, decoyRate: s.decoyRate };
+        }),
+    };
+  });
+  return {
+    generatedAt: new Date().toISOString(),
+    regions,
+    conditions: options.conditions,
+    detectors,
+    decoys: { hit: all.hit, total: all.total, rate: r4(all.total ? all.hit / all.total : 0) },
+    elapsedMs: Math.round(performance.now() - started),
+  };
+}
