@@ -10,7 +10,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { cpus, freemem, tmpdir, totalmem } from 'node:os';
+import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -22,6 +22,7 @@ import {
   clearMvtCache,
   POINT_MAX_ZOOM,
   setMvtCacheEnabled,
+  vectorTile,
 } from '../../services/adapters/postgis/mvt-store.ts';
 import { createPool } from '../../services/adapters/postgis/pool.ts';
 import { toLonLatFn } from '../../services/domain/geo/crs.ts';
@@ -84,6 +85,7 @@ if (process.env.BENCH_TILES_SERVE) {
 // ---------------------------------------------------------------------------------------
 // Dedicated database.
 
+const loadBefore = loadavg()[0]!;
 const base = new URL(testDatabaseBase());
 const dbName = `skypatrol_bench_tiles_${process.pid}`;
 const admin = new URL(base);
@@ -283,6 +285,15 @@ try {
         distinct.map((p) => Number(p.split('/')[5]!.split('.')[0])),
       ],
     );
+    // One at a time, in this process (no HTTP, no load generator): what rendering a tile costs.
+    setMvtCacheEnabled(false);
+    const seq: number[] = [];
+    for (const p of distinct) {
+      const [, , , zz, xx, yy] = p.split('/');
+      const t0 = performance.now();
+      await vectorTile(pool, 'clues', { z: Number(zz), x: Number(xx), y: Number(yy!.split('.')[0]) }, {});
+      seq.push(performance.now() - t0);
+    }
     // Uncached: every response rendered by PostGIS (the rendered-tile cache off).
     await fetch(`${address}/__bench/mvt-cache/off`, { method: 'POST' });
     await load(distinct.slice(0, 20), 1); // warm-up
@@ -296,7 +307,7 @@ try {
       `z${z} (${kind}): p50 ${f1(r.p50)} ms, p95 ${f1(r.p95)} ms, ${f1(r.rps)} req/s (${distinct.length} tiles); cached p50 ${f1(cached.p50)} / p95 ${f1(cached.p95)}`,
     );
     mvtRows.push(
-      `| ${z} | ${kind} | ${distinct.length} | ${f1(feats.rows[0]!.n)} | ${f1(r.kbPerResponse)} | ${r.n} | ${f1(r.p50)} | ${f1(r.p95)} | ${f1(r.p99)} | ${f1(r.rps)} | ${r.errors} | ${f1(cached.p50)} | ${f1(cached.p95)} | ${f1(cached.rps)} |`,
+      `| ${z} | ${kind} | ${distinct.length} | ${f1(feats.rows[0]!.n)} | ${f1(r.kbPerResponse)} | ${f1(pct(seq, 50))} | ${f1(pct(seq, 95))} | ${r.n} | ${f1(r.p50)} | ${f1(r.p95)} | ${f1(r.p99)} | ${f1(r.rps)} | ${r.errors} | ${f1(cached.p50)} | ${f1(cached.p95)} | ${f1(cached.rps)} |`,
     );
   }
 
@@ -360,19 +371,23 @@ try {
     .rows[0]!.v;
   const md = `## Tiles: vector (MVT) and imagery
 
-Measured by \`npx tsx tests/bench/tiles.ts\` on ${now} UTC, ${cpu}, ${cpus().length} cores, ${gib(totalmem())} GiB RAM (${gib(freemem())} GiB free), Node ${process.version}, PostgreSQL ${serverVersion}, PostGIS ${pgVersion}. Server (the tiles plugin in its own Node process on 127.0.0.1, pool of 10 connections) and load generator (autocannon, ${CONNECTIONS} connections, ${SECONDS} s per row) share the machine. Latencies are per response, measured by autocannon.
+Measured by \`npx tsx tests/bench/tiles.ts\` on ${now} UTC, ${cpu}, ${cpus().length} cores, ${gib(totalmem())} GiB RAM (${gib(freemem())} GiB free), Node ${process.version}, PostgreSQL ${serverVersion}, PostGIS ${pgVersion}. Server (the tiles plugin in its own Node process on 127.0.0.1, pool of 10 connections) and load generator (autocannon, ${CONNECTIONS} connections, ${SECONDS} s per row) share the machine. Latencies are per response, measured by autocannon. The machine is shared with other work: 1-minute load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end (2 cores; above 2, every figure is inflated by waiting for a core).
 
 ### Clue MVT, ${inserted.toLocaleString('en')} clues
 
-Synthetic clues in a dedicated database (dropped afterwards), loaded in ${f1(loadMs / 1000)} s: 70 % in ten clusters of about 0.7° × 0.5°, 30 % scattered over the Hulunbuir region (115.5–126°E, 47.3–53.3°N), irregular quadrilaterals of 20–400 m. Requested tiles are those containing a random sample of 300 clues (never empty), round robin, no HTTP caching. The clue layer is generalised by zoom: clusters (one point per ${CLUSTER_CELL_PX} px cell with count, highest priority and confidence) at z ≤ ${CLUSTER_MAX_ZOOM}, one point per clue at z${POINT_MAX_ZOOM}, polygons above, points and clusters from the trigger-kept, GiST-indexed \`clues.tile_point\` (EPSG:3857). *Uncached*: every response rendered by PostGIS (the API's tile cache switched off); *cached*: the rendered-tile cache (keyed by the clue table's data version) on and filled by one pass. Target: p95 ≤ 50 ms.
+Synthetic clues in a dedicated database (dropped afterwards), loaded in ${f1(loadMs / 1000)} s: 70 % in ten clusters of about 0.7° × 0.5°, 30 % scattered over the Hulunbuir region (115.5–126°E, 47.3–53.3°N), irregular quadrilaterals of 20–400 m. Requested tiles are those containing a random sample of 300 clues (never empty), round robin, no HTTP caching. The clue layer is generalised by zoom: clusters (one point per ${CLUSTER_CELL_PX} px cell with count, highest priority and confidence) at z ≤ ${CLUSTER_MAX_ZOOM}, one point per clue at z${POINT_MAX_ZOOM}, polygons above, points and clusters from the trigger-kept, GiST-indexed \`clues.tile_point\` (EPSG:3857). *One at a time*: each tile rendered once by PostGIS through the store, sequentially, no HTTP and no load generator (what a tile costs); *uncached*: under load, every response rendered by PostGIS (the API's tile cache switched off); *cached*: the rendered-tile cache (keyed by the clue table's data version) on and filled by one pass. Target: p95 ≤ 50 ms.
 
-| z | served as | tiles | clues per tile (mean, && envelope) | KiB per tile | responses | uncached p50 ms | uncached p95 ms | uncached p99 ms | uncached req/s | errors | cached p50 ms | cached p95 ms | cached req/s |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+Before the generalisation (2026-11-28 14:29, polygons at every zoom, no tile cache, same data, under the same kind of load): uncached p95 z8 3732.6 ms, z9 1434.5, z10 1268.3, z11 82.0, z12 32.5, z13 19.4, z14 13.9 ms; p50 z8 673.1 ms; 143.8 KiB per z8 tile (now about 16 KiB).
+
+| z | served as | tiles | clues per tile (mean, && envelope) | KiB per tile | one at a time p50 ms | one at a time p95 ms | responses under load | uncached p50 ms | uncached p95 ms | uncached p99 ms | uncached req/s | errors | cached p50 ms | cached p95 ms | cached req/s |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 ${mvtRows.join('\n')}
 
 ### Imagery tiles (256 × 256, EPSG:3857)
 
 A 4-band 10 m scene (4096 × 4096 px per band, UTM 50N, deflate COGs with overviews from \`gdal_translate -of COG\`). *Cold*: each tile's first render, one request at a time (window read from the matching overview, warp to 3857, render, encode). *Loaded, uncached*: ${Math.min(3, SECONDS)} s of concurrent load over up to 400 tiles never rendered before (caches cleared). *Loaded, cached*: the 40 tiles again under load (rendered-tile LRU). Target: p50 ≤ 15 ms.
+
+Before (2026-11-28 14:29): PNG tiles were RGBA at zlib level 4 without row filters; loaded cached p50 31.6 / 41.3 / 36.3 ms (z12 / z13 / z14 true colour PNG), 19.9 ms NDVI PNG, 4.2 ms WebP; cold p50 60.9–111.9 ms. Opaque tiles are now RGB with adaptive filters and level 6 (on a synthetic opaque tile 256², 186 KB → 69 KB and 18.5 → 4.7 ms to encode), and scene rows are cached for 5 s so a cached tile needs no database round trip. Cached PNG responses stay large (107–128 KiB of noisy synthetic imagery), so under load their latency is that of moving the bytes; WebP tiles (9 KiB) are the fast path.
 
 | z | mode | format | KiB per tile | cold p50 ms | cold p95 ms | loaded uncached p50 ms | loaded uncached p95 ms | uncached req/s | loaded cached p50 ms | loaded cached p95 ms | cached req/s |
 |---|---|---|---|---|---|---|---|---|---|---|---|

@@ -81,13 +81,18 @@ const LAYER_FIELDS: Record<VectorLayer, Record<string, string>> = {
     area_mu: 'Number',
     priority: 'Number',
     last_seen: 'String',
+    count: 'Number',
+    max_priority: 'Number',
+    max_confidence: 'Number',
+    cluster: 'Boolean',
   },
   coverage: { id: 'Number', run_id: 'String', tile_id: 'String', status: 'String', finished: 'String' },
   zones: { id: 'Number', kind: 'String', name: 'String', code: 'String' },
 };
 
 const LAYER_DESCRIPTIONS: Record<VectorLayer, string> = {
-  clues: '线索 Clues found on satellite imagery',
+  clues:
+    '线索 Clues found on satellite imagery (z ≤ 10: clusters with count, max_priority, max_confidence; z11: one point per clue; z ≥ 12: polygons)',
   coverage: '巡查覆盖 Area covered by patrols',
   zones: '区划 Zoning layers (permits, protected areas, admin divisions)',
 };
