@@ -8,10 +8,25 @@ export default defineConfig({
   base: '/',
   build: { outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 2000 },
   server: {
-    proxy: {
-      '/clues': 'http://127.0.0.1:8080',
-      '/ogc': 'http://127.0.0.1:8080',
-      '/health': 'http://127.0.0.1:8080',
-    },
+    // Dev mode only: every API prefix goes to a local `skypatrol serve`.
+    proxy: Object.fromEntries(
+      [
+        '/auth',
+        '/clues',
+        '/web',
+        '/tiles',
+        '/scenes',
+        '/stats',
+        '/exports',
+        '/patrols',
+        '/zones',
+        '/detectors',
+        '/packets',
+        '/users',
+        '/ogc',
+        '/health',
+        '/openapi.json',
+      ].map((p) => [p, 'http://127.0.0.1:8080']),
+    ),
   },
 });

@@ -161,21 +161,29 @@ describe('workspace views', () => {
     async () => {
       const { page } = await open('ana');
       await page.click('#nav a[data-view="detectors"]');
-      await page.waitForSelector('#detector-page h3');
-      if ((await page.locator('#threshold').count()) > 0) {
+      await page.waitForSelector('body[data-detector-ready]');
+      const id = await page.evaluate(() => document.body.dataset.detectorReady);
+      const one = (await (await fetch(`${base}/detectors/${id}`)).json()) as {
+        metrics?: {
+          prCurve?: { threshold: number; precision: number }[];
+          calibration?: { pr?: { threshold: number; precision: number }[] };
+        };
+      };
+      const curve = one.metrics?.prCurve ?? one.metrics?.calibration?.pr ?? [];
+      if (curve.length) {
         await page.waitForSelector('svg.chart.pr polyline');
-        const p1 = await page.locator('#at-precision').textContent();
-        const min = await page.getAttribute('#threshold', 'min');
+        expect(await page.locator('svg.chart.pr circle.pt').count()).toBe(curve.length);
+        const lowest = curve.reduce((a, b) => (b.threshold < a.threshold ? b : a));
         await page.$eval(
           '#threshold',
           (el, v) => {
             (el as HTMLInputElement).value = String(v);
             el.dispatchEvent(new Event('input'));
           },
-          min,
+          lowest.threshold,
         );
-        expect(await page.locator('#threshold-value').textContent()).toBe(Number(min).toFixed(2));
-        expect(typeof p1).toBe('string');
+        expect(await page.locator('#threshold-value').textContent()).toBe(lowest.threshold.toFixed(2));
+        expect(await page.locator('#at-precision').textContent()).toBe(lowest.precision.toFixed(3));
       }
       await page.screenshot({ path: resolve(ARTIFACTS, 'workspace-detectors.png'), fullPage: true });
     },

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -94,7 +95,10 @@ export async function seed(db: TestDatabase): Promise<void> {
   });
 }
 
-export async function startApp(db: TestDatabase): Promise<{ app: FastifyInstance; base: string }> {
+export async function startApp(
+  db: TestDatabase,
+  extra: ((app: FastifyInstance) => Promise<void>)[] = [],
+): Promise<{ app: FastifyInstance; base: string }> {
   mkdirSync(ARTIFACTS, { recursive: true });
   const app = await build(
     loadConfig({
@@ -102,9 +106,12 @@ export async function startApp(db: TestDatabase): Promise<{ app: FastifyInstance
       REDIS_URL: testRedisUrl(),
       SKYPATROL_LOG_LEVEL: 'silent',
       SKYPATROL_WEB_DIR: resolve(ROOT, 'web/dist'),
+      // Patrol jobs of these tests go to a queue of their own (no worker of anyone else takes them).
+      SKYPATROL_QUEUE_PREFIX: `sp-webtest-${process.pid}-${randomBytes(3).toString('hex')}`,
     }),
     { pool: db.pool },
   );
+  for (const register of extra) await app.register(register);
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   return { app, base };
 }

@@ -178,6 +178,8 @@ const zh = {
   expectedClues: '预计线索数',
   versions: '版本对比',
   zoningRule: '规划规则',
+  decoyRate: '干扰地物误报率',
+  note: '说明',
   // misc
   loading: '加载中…',
   error: '出错了',
@@ -351,6 +353,8 @@ const en: Strings = {
   expectedClues: 'Expected clues',
   versions: 'Version comparison',
   zoningRule: 'Zoning rule',
+  decoyRate: 'Decoy rate',
+  note: 'Note',
   loading: 'Loading…',
   error: 'Something went wrong',
 };

@@ -131,7 +131,7 @@ function renderLayers(c: Ctx): void {
   $('#layers').replaceChildren(
     h(
       'details',
-      { open: window.innerWidth > 900 },
+      { id: 'layers-details', open: ($('#layers-details') as HTMLDetailsElement | null)?.open ?? false },
       h('summary', {}, t.layers),
       h(
         'label',
@@ -191,37 +191,41 @@ function applyImagery(c: Ctx): void {
   c.main.setImagery(state.img === 'none' ? null : w[state.img], state.mode);
 }
 
+/** Move the map to a clue: its list bbox, else (a shared link to another page) its geometry. */
+function flyToClue(c: Ctx, id: number): void {
+  const item = listItems().find((x) => x.id === id);
+  if (item) {
+    c.main.fit(item.bbox);
+    return;
+  }
+  void get<{ geometry?: GeoJSON.Geometry }>(`/clues/${id}`)
+    .then((one) => {
+      if (!one.geometry || !('coordinates' in one.geometry)) return;
+      const flat =
+        JSON.stringify(one.geometry.coordinates)
+          .match(/-?\d+(\.\d+)?(e-?\d+)?/g)
+          ?.map(Number) ?? [];
+      const xs = flat.filter((_, k) => k % 2 === 0);
+      const ys = flat.filter((_, k) => k % 2 === 1);
+      if (xs.length) c.main.fit([Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)]);
+    })
+    .catch(() => undefined);
+}
+
 function selectClue(c: Ctx, fly: boolean): void {
   const id = state.clue;
   const items = listItems();
-  document.querySelectorAll('#clue-list li').forEach((li) => {
-    li.classList.toggle('active', Number((li as HTMLElement).dataset.clueId) === id);
-  });
+  for (const li of document.querySelectorAll<HTMLElement>('#clue-list li'))
+    li.classList.toggle('active', Number(li.dataset.clueId) === id);
   document.querySelector('#clue-list li.active')?.scrollIntoView({ block: 'nearest' });
   if (id === null) {
     closeDetail();
     c.main.highlight(null);
     return;
   }
+  if (fly) flyToClue(c, id);
+  void showDetail(c, id);
   const i = items.findIndex((x) => x.id === id);
-  const item = items[i];
-  if (item && fly) c.main.fit(item.bbox);
-  void showDetail(c, id).then(async () => {
-    if (!item && fly) {
-      // Not on this page (a shared link): fit to the clue itself.
-      const one = await get<{ bbox?: [number, number, number, number] }>(`/clues/${id}`).catch(() => null);
-      const g = one as unknown as { geometry?: GeoJSON.Geometry } | null;
-      if (g?.geometry && 'coordinates' in g.geometry) {
-        const flat =
-          JSON.stringify(g.geometry.coordinates)
-            .match(/-?\d+(\.\d+)?(e-?\d+)?/g)
-            ?.map(Number) ?? [];
-        const xs = flat.filter((_, k) => k % 2 === 0);
-        const ys = flat.filter((_, k) => k % 2 === 1);
-        if (xs.length) c.main.fit([Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)]);
-      }
-    }
-  });
   const next = items[i + 1];
   if (next) preload(next.id);
 }
@@ -234,7 +238,7 @@ async function reloadList(c: Ctx): Promise<void> {
     pendingSelect = null;
     if (pick) c.update({ clue: pick.id });
   } else selectClue(c, false);
-  document.body.dataset.listReady = String(Date.now());
+  document.body.dataset.listReady = String(performance.now());
 }
 
 function apply(c: Ctx, prev: UrlState): void {
@@ -344,9 +348,13 @@ async function start(user: User): Promise<void> {
   $('#logout').hidden = false;
   $('#help-btn').hidden = false;
   renderWho(user);
-  const [features, scenes] = await Promise.all([
+  const [features, scenes, extent] = await Promise.all([
     detectFeatures(),
     get<{ scenes: Scene[] }>('/scenes?limit=1000').then((r) => r.scenes.filter((x) => x.status === 'ready')),
+    // The initial view (unless the link has one): the extent of the clues the user may see.
+    state.camera
+      ? null
+      : get<{ extent: [number, number, number, number] | null }>('/clues?limit=1').then((r) => r.extent),
   ]);
   const counties = await loadCounties(features);
   const deskRoles = ['admin', 'analyst', 'prosecutor'];
@@ -358,7 +366,7 @@ async function start(user: User): Promise<void> {
   );
   if (state.view === 'patrols' && !features.patrols) state.view = 'map';
   const dflt = defaultWindows(scenes);
-  const main = createMainMap($('#map'), state);
+  const main = createMainMap($('#map'), state, extent ?? scenes.find((x) => x.bbox)?.bbox ?? null);
   const c: Ctx = {
     get state() {
       return state;
@@ -411,20 +419,18 @@ async function start(user: User): Promise<void> {
     }
   });
   showView(c);
+  // The list loads while the map initialises.
+  const listed = reloadList(c);
   await main.ready;
-  if (!state.camera) {
-    const ext = await get<{ extent: [number, number, number, number] | null }>('/clues?limit=1');
-    if (ext.extent) main.fit(ext.extent, false);
-    else {
-      const b = scenes.find((x) => x.bbox)?.bbox;
-      if (b) main.fit(b, false);
-    }
-  }
-  await reloadList(c);
-  if (state.clue !== null) selectClue(c, true);
-  main.map.once('idle', () => {
+  await listed;
+  if (state.clue !== null) flyToClue(c, state.clue);
+  const idle = () => {
+    document.body.dataset.mapIdleAt = String(performance.now());
     document.body.dataset.mapIdle = 'true';
-  });
+  };
+  if (main.map.loaded() && main.map.areTilesLoaded() && !main.map.isMoving()) idle();
+  else main.map.once('idle', idle);
+  document.body.dataset.readyAt = String(performance.now());
   document.body.dataset.ready = 'true';
 }
 

@@ -104,10 +104,18 @@ export interface MainMap {
   bbox(): [number, number, number, number];
 }
 
-export function createMainMap(container: HTMLElement, st: UrlState): MainMap {
+export function createMainMap(
+  container: HTMLElement,
+  st: UrlState,
+  bounds: [number, number, number, number] | null,
+): MainMap {
   const map = newMap(
     container,
-    st.camera ? { center: [st.camera[0], st.camera[1]], zoom: st.camera[2] } : {},
+    st.camera
+      ? { center: [st.camera[0], st.camera[1]], zoom: st.camera[2] }
+      : bounds
+        ? { bounds: bounds as LngLatBoundsLike, fitBoundsOptions: { padding: 40, maxZoom: 15 } }
+        : {},
   );
   (window as unknown as { __skypatrolMap: maplibregl.Map }).__skypatrolMap = map;
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
@@ -126,12 +134,24 @@ export function createMainMap(container: HTMLElement, st: UrlState): MainMap {
   const clueTiles = () => [
     `${origin()}/tiles/clues/{z}/{x}/{y}.mvt${qs({ ...filterParams(filters), v: clueVersion || undefined })}`,
   ];
-  const clientFilter = (): maplibregl.FilterSpecification => {
+  /** Area and priority filters run in the client (the tiles carry area_mu and priority); clusters pass. */
+  const clientFilter = (): unknown[] => {
     const all: unknown[] = ['all'];
-    if (filters.minAreaMu !== null) all.push(['>=', ['get', 'area_mu'], filters.minAreaMu]);
-    if (filters.priority.length) all.push(['in', ['get', 'priority'], ['literal', filters.priority]]);
-    return all as maplibregl.FilterSpecification;
+    if (filters.minAreaMu !== null) all.push(['>=', ['to-number', ['get', 'area_mu'], 0], filters.minAreaMu]);
+    if (filters.priority.length)
+      all.push(['in', ['to-number', ['get', 'priority'], 0], ['literal', filters.priority]]);
+    return ['any', ['to-boolean', ['get', 'cluster']], all];
   };
+  const POLY = ['!=', ['geometry-type'], 'Point'];
+  const POINT = ['==', ['geometry-type'], 'Point'];
+  const DISMISSED = ['in', ['get', 'status'], ['literal', ['dismissed', 'closed']]];
+  const layerFilters = (): Record<string, maplibregl.FilterSpecification> =>
+    ({
+      'clues-fill': ['all', POLY, clientFilter()],
+      'clues-line': ['all', POLY, clientFilter()],
+      'clues-dismissed': ['all', POLY, clientFilter(), DISMISSED],
+      'clues-points': ['all', POINT, clientFilter()],
+    }) as unknown as Record<string, maplibregl.FilterSpecification>;
 
   const ready = new Promise<void>((resolve) => {
     map.on('load', () => {
@@ -218,7 +238,7 @@ export function createMainMap(container: HTMLElement, st: UrlState): MainMap {
         type: 'fill',
         source: 'clues',
         'source-layer': 'clues',
-        filter: clientFilter(),
+        filter: layerFilters()['clues-fill'],
         paint: { 'fill-color': scenarioColor(), 'fill-opacity': statusOpacity },
       });
       map.addLayer({
@@ -226,7 +246,7 @@ export function createMainMap(container: HTMLElement, st: UrlState): MainMap {
         type: 'line',
         source: 'clues',
         'source-layer': 'clues',
-        filter: clientFilter(),
+        filter: layerFilters()['clues-line'],
         paint: {
           'line-color': scenarioColor(),
           'line-width': ['match', ['get', 'status'], ['confirmed', 'case_filed'], 2.5, 1.2],
@@ -237,12 +257,28 @@ export function createMainMap(container: HTMLElement, st: UrlState): MainMap {
         type: 'line',
         source: 'clues',
         'source-layer': 'clues',
-        filter: [
-          'all',
-          clientFilter(),
-          ['in', ['get', 'status'], ['literal', ['dismissed', 'closed']]],
-        ] as maplibregl.FilterSpecification,
+        filter: layerFilters()['clues-dismissed'],
         paint: { 'line-color': '#343a40', 'line-width': 1, 'line-dasharray': [2, 2] },
+      });
+      // Low zooms: the server sends points (one per clue) or clusters (count per cell).
+      map.addLayer({
+        id: 'clues-points',
+        type: 'circle',
+        source: 'clues',
+        'source-layer': 'clues',
+        filter: layerFilters()['clues-points'],
+        paint: {
+          'circle-color': ['case', ['to-boolean', ['get', 'cluster']], '#c92a2a', scenarioColor()],
+          'circle-opacity': ['case', ['to-boolean', ['get', 'cluster']], 0.55, 0.85],
+          'circle-radius': [
+            'case',
+            ['to-boolean', ['get', 'cluster']],
+            ['interpolate', ['linear'], ['sqrt', ['to-number', ['get', 'count'], 1]], 1, 4, 40, 22],
+            5,
+          ],
+          'circle-stroke-color': '#fff',
+          'circle-stroke-width': 1,
+        },
       });
       map.addLayer({
         id: 'clues-selected',
@@ -251,6 +287,19 @@ export function createMainMap(container: HTMLElement, st: UrlState): MainMap {
         'source-layer': 'clues',
         filter: ['==', ['id'], -1],
         paint: { 'line-color': '#1c7ed6', 'line-width': 3.5 },
+      });
+      map.addLayer({
+        id: 'clues-selected-pt',
+        type: 'circle',
+        source: 'clues',
+        'source-layer': 'clues',
+        filter: ['all', POINT, ['==', ['id'], -1]] as unknown as maplibregl.FilterSpecification,
+        paint: {
+          'circle-radius': 8,
+          'circle-color': 'rgba(0,0,0,0)',
+          'circle-stroke-color': '#1c7ed6',
+          'circle-stroke-width': 3,
+        },
       });
       map.addSource('aoi', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
       map.addLayer({
@@ -265,12 +314,21 @@ export function createMainMap(container: HTMLElement, st: UrlState): MainMap {
         const id = Number(f?.id);
         if (Number.isFinite(id)) clickCb?.(id);
       });
-      map.on('mouseenter', 'clues-fill', () => {
-        map.getCanvas().style.cursor = 'pointer';
+      map.on('click', 'clues-points', (e) => {
+        if (drawing) return;
+        const f = e.features?.[0] as MapGeoJSONFeature | undefined;
+        if (!f) return;
+        if (f.properties?.cluster) map.easeTo({ center: e.lngLat, zoom: Math.min(map.getZoom() + 2, 16) });
+        else if (Number.isFinite(Number(f.id))) clickCb?.(Number(f.id));
       });
-      map.on('mouseleave', 'clues-fill', () => {
-        map.getCanvas().style.cursor = drawing ? 'crosshair' : '';
-      });
+      for (const id of ['clues-fill', 'clues-points'])
+        map.on('mouseenter', id, () => {
+          map.getCanvas().style.cursor = 'pointer';
+        });
+      for (const id of ['clues-fill', 'clues-points'])
+        map.on('mouseleave', id, () => {
+          map.getCanvas().style.cursor = drawing ? 'crosshair' : '';
+        });
       resolve();
     });
   });
@@ -294,12 +352,7 @@ export function createMainMap(container: HTMLElement, st: UrlState): MainMap {
       filters = f;
       void ready.then(() => {
         setClueTiles();
-        for (const id of ['clues-fill', 'clues-line']) map.setFilter(id, clientFilter());
-        map.setFilter('clues-dismissed', [
-          'all',
-          clientFilter(),
-          ['in', ['get', 'status'], ['literal', ['dismissed', 'closed']]],
-        ] as maplibregl.FilterSpecification);
+        for (const [id, f] of Object.entries(layerFilters())) map.setFilter(id, f);
       });
     },
     refreshClues() {
@@ -314,11 +367,32 @@ export function createMainMap(container: HTMLElement, st: UrlState): MainMap {
         vis(['coverage-fill', 'coverage-line'], l.coverage);
         vis(['counties-line'], l.counties);
         vis(['zoning-fill', 'zoning-line'], l.zoning);
-        vis(['clues-fill', 'clues-line', 'clues-dismissed', 'clues-selected'], l.clues);
+        vis(
+          [
+            'clues-fill',
+            'clues-line',
+            'clues-dismissed',
+            'clues-points',
+            'clues-selected',
+            'clues-selected-pt',
+          ],
+          l.clues,
+        );
       });
     },
     highlight(id) {
-      void ready.then(() => map.setFilter('clues-selected', ['==', ['id'], id ?? -1]));
+      void ready.then(() => {
+        map.setFilter('clues-selected', [
+          'all',
+          POLY,
+          ['==', ['id'], id ?? -1],
+        ] as unknown as maplibregl.FilterSpecification);
+        map.setFilter('clues-selected-pt', [
+          'all',
+          POINT,
+          ['==', ['id'], id ?? -1],
+        ] as unknown as maplibregl.FilterSpecification);
+      });
     },
     fit(b, animate = true) {
       map.fitBounds(b as LngLatBoundsLike, { padding: 80, maxZoom: 15, duration: animate ? 300 : 0 });

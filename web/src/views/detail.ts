@@ -502,6 +502,7 @@ export async function showDetail(ctx: Ctx, id: number, opts: { keepCompare?: boo
     });
   }
   document.body.dataset.detail = String(id);
+  document.body.dataset.detailAt = String(performance.now());
 }
 
 export function setCompareMode(mode: 'swipe' | 'side'): void {

@@ -19,6 +19,38 @@ export function nearestPoint(curve: PrPoint[], th: number): PrPoint | null {
   return best;
 }
 
+type Metrics = Record<string, unknown> & {
+  prCurve?: PrPoint[];
+  calibration?: { pr?: PrPoint[] };
+  heldOut?: { overall?: Record<string, unknown>; prCurve?: PrPoint[] } | null;
+};
+interface Version {
+  version: string;
+  current?: boolean;
+  threshold?: number;
+  minAreaM2?: number;
+  createdAt?: string | null;
+  note?: string | null;
+  metrics?: Record<string, unknown> | null;
+}
+
+/** The PR curve wherever the metrics carry it (held-out first, then calibration). */
+export function curveOf(m: Metrics | null | undefined): PrPoint[] {
+  const c = m?.prCurve ?? m?.heldOut?.prCurve ?? m?.calibration?.pr ?? [];
+  return c.filter(
+    (p) => Number.isFinite(p.threshold) && Number.isFinite(p.precision) && Number.isFinite(p.recall),
+  );
+}
+
+/** Headline numbers: held-out overall, else the summary the list carries. */
+function headline(m: Metrics | null | undefined, summary: Record<string, unknown> | null | undefined) {
+  const o = (m?.heldOut?.overall ?? summary ?? {}) as Record<string, unknown>;
+  return Object.entries(o).filter(([, v]) => typeof v === 'number') as [string, number][];
+}
+
+const asArray = <T>(v: unknown, key: string): T[] =>
+  Array.isArray(v) ? (v as T[]) : (((v as Record<string, unknown> | null)?.[key] as T[] | undefined) ?? []);
+
 export async function renderDetectors(ctx: Ctx, root: HTMLElement): Promise<void> {
   const t = s();
   if (!ctx.features.detectors) {
@@ -26,8 +58,11 @@ export async function renderDetectors(ctx: Ctx, root: HTMLElement): Promise<void
     return;
   }
   root.replaceChildren(h('p', { class: 'muted pad' }, t.loading));
-  const list = (await get<Detector[]>('/detectors')) ?? [];
-  const id = ctx.state.detector || list[0]?.id || '';
+  const list = asArray<Detector>(await get<unknown>('/detectors'), 'detectors');
+  const id =
+    ctx.state.detector && list.some((d) => d.id === ctx.state.detector)
+      ? ctx.state.detector
+      : (list[0]?.id ?? '');
   const nav = h(
     'nav',
     { class: 'detector-nav' },
@@ -50,17 +85,23 @@ export async function renderDetectors(ctx: Ctx, root: HTMLElement): Promise<void
   const page = h('div', { class: 'detector-page', id: 'detector-page' });
   root.replaceChildren(h('div', { class: 'detectors' }, h('h2', {}, t.detectors), nav, page));
   if (!id) return;
-  const d =
-    (await getOptional<Detector>(`/detectors/${encodeURIComponent(id)}`)) ?? list.find((x) => x.id === id);
+  const summary = list.find((x) => x.id === id);
+  const one = await getOptional<Record<string, unknown>>(`/detectors/${encodeURIComponent(id)}`);
+  const d = ((one?.manifest as Detector | undefined) ??
+    (one as unknown as Detector | null) ??
+    summary) as Detector;
   if (!d) return;
-  const versions =
-    (await getOptional<unknown[]>(`/detectors/${encodeURIComponent(id)}/versions`)) ?? d.versions ?? [];
-  const curve = (d.metrics?.prCurve ?? []).filter((p) => Number.isFinite(p.threshold));
+  const metrics = (one?.metrics ?? d.metrics ?? null) as Metrics | null;
+  const versions = asArray<Version>(
+    one?.versions ?? (await getOptional<unknown>(`/detectors/${encodeURIComponent(id)}/versions`)),
+    'versions',
+  );
+  const curve = curveOf(metrics);
   const out = h('div', { class: 'at-threshold', id: 'at-threshold' });
   const chartBox = h('div', { class: 'pr-box' });
   const thLabel = h('span', { id: 'threshold-value' }, num(d.threshold, 2));
   const draw = (th: number) => {
-    const p = nearestPoint(curve, th);
+    const p = nearestPoint(curve, th) as (PrPoint & { decoyRate?: number }) | null;
     thLabel.textContent = num(th, 2);
     chartBox.replaceChildren(
       prChart(
@@ -81,6 +122,9 @@ export async function renderDetectors(ctx: Ctx, root: HTMLElement): Promise<void
         h('tr', {}, h('td', {}, t.precision), h('td', { id: 'at-precision' }, fmt(p?.precision))),
         h('tr', {}, h('td', {}, t.recall), h('td', { id: 'at-recall' }, fmt(p?.recall))),
         h('tr', {}, h('td', {}, t.f1), h('td', { id: 'at-f1' }, fmt(p?.f1))),
+        p?.decoyRate !== undefined
+          ? h('tr', {}, h('td', {}, t.decoyRate), h('td', { id: 'at-decoy' }, fmt(p.decoyRate)))
+          : null,
         h(
           'tr',
           {},
@@ -101,18 +145,20 @@ export async function renderDetectors(ctx: Ctx, root: HTMLElement): Promise<void
     'aria-label': t.threshold,
     oninput: (e: Event) => draw(Number((e.target as HTMLInputElement).value)),
   });
-  const m = d.metrics ?? {};
-  const metricRows = Object.entries(m).filter(([, v]) => typeof v === 'number');
-  const vrows = (versions as Record<string, unknown>[]).map((v) => {
+  const metricRows = headline(metrics, summary?.metrics as Record<string, unknown> | null);
+  const zoning = d.zoning as Record<string, unknown> | null | undefined;
+  const vrows = versions.map((v) => {
     const vm = (v.metrics ?? {}) as Record<string, unknown>;
     return h(
       'tr',
-      { 'data-version': String(v.version ?? '') },
-      h('td', {}, String(v.version ?? '')),
+      { 'data-version': v.version, class: v.current ? 'current' : '' },
+      h('td', {}, v.version, v.current ? ' ✓' : ''),
       h('td', {}, fmt(v.threshold)),
+      h('td', {}, v.minAreaM2 !== undefined ? num(v.minAreaM2) : '—'),
       h('td', {}, fmt(vm.precision)),
       h('td', {}, fmt(vm.recall)),
       h('td', {}, fmt(vm.objectF1 ?? vm.f1)),
+      h('td', {}, v.note ?? ''),
     );
   });
   const parts: (Node | null)[] = [
@@ -122,29 +168,36 @@ export async function renderDetectors(ctx: Ctx, root: HTMLElement): Promise<void
       { class: 'facts' },
       h('tr', {}, h('td', {}, t.threshold), h('td', {}, num(d.threshold, 2))),
       d.minAreaM2 !== undefined ? h('tr', {}, h('td', {}, t.minAreaM2), h('td', {}, num(d.minAreaM2))) : null,
-      d.zoning
+      zoning
         ? h(
             'tr',
             {},
             h('td', {}, t.zoningRule),
-            h('td', {}, `${d.zoning.layer ?? ''} ${d.zoning.rule ?? ''}`),
+            h(
+              'td',
+              {},
+              [zoning.layer, zoning.rule, zoning.description]
+                .filter((x) => typeof x === 'string')
+                .join(' · '),
+            ),
           )
         : null,
     ),
     h('h4', {}, t.metrics),
-    h(
-      'table',
-      { class: 'facts', id: 'metrics' },
-      metricRows.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, fmt(v)))),
-    ),
+    metricRows.length
+      ? h(
+          'table',
+          { class: 'facts', id: 'metrics' },
+          metricRows.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, fmt(v)))),
+        )
+      : h('p', { class: 'muted', id: 'metrics' }, t.noData),
     curve.length
       ? h(
           'div',
           { class: 'pr' },
           h('h4', {}, t.prCurve),
           chartBox,
-          h('label', {}, t.threshold, ' ', thLabel, slider),
-          out,
+          h('div', {}, h('label', {}, t.threshold, ' ', thLabel, slider), out),
         )
       : null,
     vrows.length
@@ -160,9 +213,11 @@ export async function renderDetectors(ctx: Ctx, root: HTMLElement): Promise<void
               {},
               h('th', {}, t.version),
               h('th', {}, t.threshold),
+              h('th', {}, t.minAreaM2),
               h('th', {}, t.precision),
               h('th', {}, t.recall),
               h('th', {}, t.f1),
+              h('th', {}, t.note),
             ),
             vrows,
           ),
@@ -171,4 +226,5 @@ export async function renderDetectors(ctx: Ctx, root: HTMLElement): Promise<void
   ];
   page.replaceChildren(...parts.filter((x): x is Node => x !== null));
   if (curve.length) draw(d.threshold);
+  document.body.dataset.detectorReady = id;
 }

@@ -12,12 +12,11 @@ let aoi: GeoJSON.Polygon | GeoJSON.MultiPolygon | null = null;
 let aoiLabel = '';
 let source: EventSource | null = null;
 
-const asList = (v: unknown): Patrol[] =>
-  Array.isArray(v)
-    ? (v as Patrol[])
-    : ((v as { items?: Patrol[]; patrols?: Patrol[] })?.items ??
-      (v as { patrols?: Patrol[] })?.patrols ??
-      []);
+const asList = (v: unknown): Patrol[] => {
+  if (Array.isArray(v)) return v as Patrol[];
+  const o = (v ?? {}) as { runs?: Patrol[]; items?: Patrol[]; patrols?: Patrol[] };
+  return o.runs ?? o.items ?? o.patrols ?? [];
+};
 
 function progressBox(
   p: Pick<Patrol, 'status' | 'tilesDone' | 'tilesFailed' | 'tilesTotal'> & { etaSeconds?: number | null },
@@ -166,13 +165,15 @@ export async function renderPatrols(ctx: Ctx, root: HTMLElement): Promise<void> 
     root.replaceChildren(h('p', { class: 'muted pad', id: 'patrols-unavailable' }, t.patrolsUnavailable));
     return;
   }
-  let scenarios = Object.keys(SCENARIO_NAMES).filter((k) => k !== 'change');
+  // The scenarios are the installed detectors; without the detector service the server picks
+  // every installed detector (no scenario list is sent).
+  let scenarios: string[] = [];
   if (ctx.features.detectors) {
     try {
-      const ds = await get<Detector[]>('/detectors');
-      if (ds.length) scenarios = ds.map((d) => d.id);
+      const r = await get<Detector[] | { detectors: Detector[] }>('/detectors');
+      scenarios = (Array.isArray(r) ? r : r.detectors).map((d) => d.id);
     } catch {
-      // keep the known scenario list
+      scenarios = [];
     }
   }
   const w = ctx.windows();
@@ -221,7 +222,7 @@ export async function renderPatrols(ctx: Ctx, root: HTMLElement): Promise<void> 
           ...(aoi ? { aoi } : { county: county.value }),
           before: { from: fd('pb-from'), to: fd('pb-to') },
           after: { from: fd('pa-from'), to: fd('pa-to') },
-          scenarios: chosen,
+          ...(scenarios.length ? { scenarios: chosen } : {}),
         };
         try {
           const r = await post<{ id: string; status: Patrol['status']; tilesTotal: number }>(
@@ -315,7 +316,7 @@ export async function renderPatrols(ctx: Ctx, root: HTMLElement): Promise<void> 
     ),
     h(
       'fieldset',
-      { class: 'scenarios' },
+      { class: 'scenarios', hidden: !scenarios.length },
       h('legend', {}, t.scenarios),
       scenarios.map((k) =>
         h(
