@@ -340,9 +340,9 @@ export async function renderPacketPdf(
     doc.on('end', () => resolve(Buffer.concat(chunks)));
     doc.on('error', reject);
   });
-  // One face only: parsing a CJK collection costs ~0.3 s per face and document; headings are
-  // emboldened by stroking the glyph outlines instead.
-  doc.registerFont('regular', font.regular.data, font.regular.postscript);
+  // One face, parsed once per process (see fonts.ts); headings are emboldened by stroking
+  // the glyph outlines instead of embedding a second face.
+  doc.registerFont('regular', font.font as unknown as Uint8Array);
 
   // Page 1 header: title, clue number, QR code to the clue.
   const qrSize = 92;
