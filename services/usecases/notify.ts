@@ -133,6 +133,17 @@ export async function runNotifications(deps: NotifierDeps, opts: NotifyOptions =
     // The deliveries of a batch go out in parallel (different targets, each with a timeout).
     await Promise.all(
       batch.map(async (d) => {
+        if (!d.stillMatches) {
+          const o: AttemptOutcome = {
+            ok: false,
+            error:
+              'not sent: the clue no longer matches (dismissed, priority lowered, or out of the user’s scope)',
+            retryAt: null,
+          };
+          await recordAttempt(deps.pool, 'notify_deliveries', d.id, o);
+          tally(report, o);
+          return;
+        }
         const r = await deliver(
           deps,
           d.subscription.channel,

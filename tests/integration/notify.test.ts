@@ -464,6 +464,34 @@ describe('delivery', () => {
     expect(mailsFor(clue).filter((m) => m.to.includes('wang@procuratorate.test'))).toHaveLength(1);
   });
 
+  it('does not retry a delivery whose clue was dismissed in the meantime', async () => {
+    hookStatus = 500;
+    const clue = await newClue('A', 3);
+    const t0 = new Date();
+    try {
+      await runNotifications(deps, { now: t0 });
+    } finally {
+      hookStatus = 200;
+    }
+    expect(hooksFor(clue).map((h) => h.answered)).toEqual([500]);
+    await db.pool.query(
+      "UPDATE clues SET status = 'dismissed', dismiss_reason = 'false_detection' WHERE id = $1",
+      [clue],
+    );
+    const later = await runNotifications(deps, { now: new Date(t0.getTime() + 10 * 60_000) });
+    expect(later.sent).toBe(0);
+    expect(hooksFor(clue)).toHaveLength(1);
+    const rows = await db.pool.query(
+      `SELECT d.status, d.last_error FROM notify_deliveries d
+         JOIN notify_subscriptions s ON s.id = d.subscription_id WHERE d.clue_id = $1 AND s.channel = 'webhook'`,
+      [clue],
+    );
+    expect(rows.rows[0]).toMatchObject({
+      status: 'gave_up',
+      last_error: expect.stringMatching(/no longer matches/),
+    });
+  });
+
   it('narrows a subscription to its area of interest', async () => {
     const created = await app.inject({
       method: 'POST',

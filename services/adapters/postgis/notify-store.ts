@@ -227,6 +227,12 @@ const CLUE_SUMMARY = `c.id, c.scenario, c.status, c.priority::int AS priority, c
 export interface ClaimedDelivery {
   id: number;
   attempts: number;
+  /**
+   * Whether the clue still matches now (user active and still in scope, subscription active,
+   * priority, scenarios, area, not dismissed): a retry hours later must not send a clue its
+   * user may no longer see.
+   */
+  stillMatches: boolean;
   subscription: { id: number; channel: Channel; target: string; secret: string | null };
   user: { id: number; username: string; display_name: string };
   clue: ClueSummary;
@@ -254,6 +260,7 @@ export async function claimDueDeliveries(
       username: string;
       display_name: string;
       clue: ClueSummary;
+      still_matches: boolean;
     }>(
       `WITH due AS (
          SELECT d.id FROM notify_deliveries d
@@ -268,7 +275,8 @@ export async function claimDueDeliveries(
           RETURNING d.id, d.attempts, d.subscription_id, d.clue_id)
        SELECT cl.id, cl.attempts, s.id AS sub_id, s.channel, s.target, s.secret,
               u.id AS user_id, u.username, u.display_name,
-              (SELECT row_to_json(x) FROM (SELECT ${CLUE_SUMMARY} FROM clues c WHERE c.id = cl.clue_id) x) AS clue
+              (SELECT row_to_json(x) FROM (SELECT ${CLUE_SUMMARY} FROM clues c WHERE c.id = cl.clue_id) x) AS clue,
+              EXISTS (SELECT 1 FROM clues c WHERE c.id = cl.clue_id AND c.priority >= s.min_priority AND ${MATCHES}) AS still_matches
          FROM claimed cl
          JOIN notify_subscriptions s ON s.id = cl.subscription_id
          JOIN users u ON u.id = s.user_id
@@ -278,6 +286,7 @@ export async function claimDueDeliveries(
     return rows.map((r) => ({
       id: r.id,
       attempts: r.attempts,
+      stillMatches: r.still_matches,
       subscription: { id: r.sub_id, channel: r.channel, target: r.target, secret: r.secret },
       user: { id: r.user_id, username: r.username, display_name: r.display_name },
       clue: { ...r.clue, created_at: new Date(r.clue.created_at) },
