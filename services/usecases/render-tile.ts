@@ -69,6 +69,8 @@ const sources = new Lru<Promise<RasterSource>>(64, Number.POSITIVE_INFINITY, (p)
   p.then((s) => s.close()).catch(() => {});
 });
 const tiles = new Lru<RenderedTile>(4096, 64 * 1024 * 1024);
+/** Scene tiles being rendered, by cache key. */
+const rendering = new Map<string, Promise<RenderedTile | null>>();
 /**
  * Catalog rows of scenes being tiled, for a few seconds: a map view asks for dozens of tiles
  * of one scene at once, and a cached tile then needs no database round trip at all. A scene
@@ -361,12 +363,23 @@ export async function renderSceneTile(
   const key = `s|${sceneId}|${assetsVersion(scene, opts.mode)}|${opts.mode}|${opts.max ?? ''}|${opts.format}|${tile.z}/${tile.x}/${tile.y}`;
   const hit = tiles.get(key);
   if (hit) return hit;
-  const planes = await sceneBandsOnTile(scene, opts.mode, tile);
-  if (!planes) return null;
-  if (!planes[0]!.some((v) => !Number.isNaN(v))) return null;
-  const rendered = await encode(renderPlanes(planes, opts.mode, opts.max), opts.format);
-  tiles.set(key, rendered, rendered.body.byteLength);
-  return rendered;
+  // Concurrent requests for one tile (a map opening on several screens) share one render.
+  const pending = rendering.get(key);
+  if (pending) return pending;
+  const p = (async () => {
+    const planes = await sceneBandsOnTile(scene, opts.mode, tile);
+    if (!planes) return null;
+    if (!planes[0]!.some((v) => !Number.isNaN(v))) return null;
+    const rendered = await encode(renderPlanes(planes, opts.mode, opts.max), opts.format);
+    tiles.set(key, rendered, rendered.body.byteLength);
+    return rendered;
+  })();
+  rendering.set(key, p);
+  try {
+    return await p;
+  } finally {
+    rendering.delete(key);
+  }
 }
 
 export interface MosaicQuery {

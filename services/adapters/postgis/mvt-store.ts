@@ -188,6 +188,8 @@ const VERSION_SEQUENCE: Record<VectorLayer, string> = {
 /** Rendered tiles by layer, data version, tile and filter; a minute at most (see the migration). */
 const cache = new Lru<{ mvt: Buffer; features: number }>(20_000, 128 * 1024 * 1024, () => {}, 60_000);
 let cacheEnabled = true;
+/** Renders under way, by cache key, so concurrent requests for one tile share one query. */
+const inflight = new Map<string, Promise<{ mvt: Buffer; features: number }>>();
 
 /** Turn the rendered-tile cache off (benchmarks of the uncached path) or on. */
 export function setMvtCacheEnabled(on: boolean): void {
@@ -214,12 +216,32 @@ export async function vectorTile(
   tile: TileCoord,
   filter: ClueFilter | CoverageFilter | ZoneFilter,
 ): Promise<{ mvt: Buffer; features: number; cached: boolean }> {
-  let key: string | null = null;
   if (cacheEnabled) {
-    key = `${layer}|${await dataVersion(pool, layer)}|${tile.z}/${tile.x}/${tile.y}|${JSON.stringify(filter)}`;
+    const key = `${layer}|${await dataVersion(pool, layer)}|${tile.z}/${tile.x}/${tile.y}|${JSON.stringify(filter)}`;
     const hit = cache.get(key);
     if (hit) return { ...hit, cached: true };
+    // A map opening on many screens asks for the same tiles at once: render each once.
+    const pending = inflight.get(key);
+    if (pending) return { ...(await pending), cached: true };
+    const p = renderTile(pool, layer, tile, filter);
+    inflight.set(key, p);
+    try {
+      const result = await p;
+      cache.set(key, result, result.mvt.byteLength + 200);
+      return { ...result, cached: false };
+    } finally {
+      inflight.delete(key);
+    }
   }
+  return { ...(await renderTile(pool, layer, tile, filter)), cached: false };
+}
+
+async function renderTile(
+  pool: pg.Pool,
+  layer: VectorLayer,
+  tile: TileCoord,
+  filter: ClueFilter | CoverageFilter | ZoneFilter,
+): Promise<{ mvt: Buffer; features: number }> {
   const args = new SqlArgs([tile.z, tile.x, tile.y]);
   const sql =
     layer === 'clues'
@@ -229,9 +251,7 @@ export async function vectorTile(
         : zoneTileSql(filter as ZoneFilter, args);
   const { rows } = await pool.query<{ mvt: Buffer | null; n: number }>(sql, args.values);
   const r = rows[0];
-  const result = { mvt: r?.mvt ?? Buffer.alloc(0), features: r?.n ?? 0 };
-  if (key) cache.set(key, result, result.mvt.byteLength + 200);
-  return { ...result, cached: false };
+  return { mvt: r?.mvt ?? Buffer.alloc(0), features: r?.n ?? 0 };
 }
 
 /** [west, south, east, north] of a layer's data, or null when it is empty. */
