@@ -20,7 +20,7 @@ import {
   enqueueTiles,
   ensureTileJobs,
   type PatrolJobData,
-  removeRunJobs,
+  removeTileJobs,
   type TileJobData,
 } from '../adapters/redis/patrol-queue.ts';
 import { SkypatrolError } from '../core/errors.ts';
@@ -297,7 +297,13 @@ export async function cancelPatrol(
       'PATROL_STATE',
       `run ${runId} is ${run.status}; only a queued or running run can be cancelled`,
     );
-  await removeRunJobs(queue, runId).catch(() => 0);
+  // Jobs still waiting are removed; one already running finds the run cancelled and skips.
+  for (let after = ''; ; ) {
+    const ids = await pendingTiles(pool, runId, after, 1000);
+    if (!ids.length) break;
+    await removeTileJobs(queue, runId, ids).catch(() => 0);
+    after = ids.at(-1)!;
+  }
   return (await getRun(pool, runId))!;
 }
 

@@ -27,6 +27,10 @@ describe('loadConfig', () => {
       webDir: 'web/dist',
       sharedDataDir: '../shared/data',
       requireLogin: false,
+      jobLockMs: 30_000,
+      reconcileMs: 30_000,
+      maxTiles: 20_000,
+      publicUrl: 'http://localhost:8080',
     });
   });
 

@@ -68,37 +68,36 @@ export async function ensureTileJobs(
   tileIds: readonly string[],
 ): Promise<number> {
   const missing: string[] = [];
-  for (const tileId of tileIds) {
-    const job = await queue.getJob(tileJobId(runId, tileId));
-    if (job) {
-      const state = await job.getState();
-      if (state !== 'completed' && state !== 'failed') continue;
-      await job.remove().catch(() => {});
-    }
-    missing.push(tileId);
+  for (let i = 0; i < tileIds.length; i += 200) {
+    const batch = tileIds.slice(i, i + 200);
+    const live = await Promise.all(
+      batch.map(async (tileId) => {
+        const job = await queue.getJob(tileJobId(runId, tileId));
+        if (!job) return false;
+        const state = await job.getState();
+        if (state !== 'completed' && state !== 'failed') return true;
+        await job.remove().catch(() => {});
+        return false;
+      }),
+    );
+    batch.forEach((t, k) => {
+      if (!live[k]) missing.push(t);
+    });
   }
   await enqueueTiles(queue, runId, missing);
   return missing.length;
 }
 
-/** Waiting and delayed jobs of a run, removed (cancel). Returns how many. */
-export async function removeRunJobs(queue: Queue<PatrolJobData>, runId: string): Promise<number> {
+/** Remove the tiles' jobs that are not running (cancel). Returns how many were removed. */
+export async function removeTileJobs(
+  queue: Queue<PatrolJobData>,
+  runId: string,
+  tileIds: readonly string[],
+): Promise<number> {
   let removed = 0;
-  const PAGE = 1000;
-  for (let start = 0; ; start += PAGE) {
-    const jobs = await queue.getJobs(
-      ['waiting', 'delayed', 'prioritized', 'paused'],
-      start,
-      start + PAGE - 1,
-    );
-    if (!jobs.length) break;
-    for (const job of jobs) {
-      if (job && (job.data as TileJobData).runId === runId) {
-        await job.remove().catch(() => {});
-        removed++;
-      }
-    }
-    if (jobs.length < PAGE) break;
+  for (let i = 0; i < tileIds.length; i += 200) {
+    const done = await Promise.all(tileIds.slice(i, i + 200).map((t) => queue.remove(tileJobId(runId, t))));
+    removed += done.reduce((a, b) => a + b, 0);
   }
   return removed;
 }
