@@ -23,6 +23,7 @@ import {
   manifestShaBytes,
   PACKET_FORMAT,
   type PacketManifest,
+  sha256Hex,
   type VerifyResult,
   verifyMembers,
 } from '../domain/packets/manifest.ts';
@@ -293,6 +294,7 @@ export async function buildPacket(pool: pg.Pool, clueId: number, o: PacketOption
   };
   const mBytes = manifestBytes(manifest);
   files.push({ path: MANIFEST, bytes: mBytes }, { path: MANIFEST_SHA, bytes: manifestShaBytes(mBytes) });
+  await recordIssue(pool, manifest, mBytes);
   return { clueId: c.id, files, manifest };
 }
 
@@ -325,6 +327,54 @@ export async function writePacket(p: BuiltPacket, outDir: string): Promise<{ dir
   await rename(tmp, dir);
   await rename(`${zip}.tmp-${process.pid}`, zip);
   return { dir, zip };
+}
+
+// ---- issue records ---------------------------------------------------------------------------
+
+/** Record an issued packet or batch by its manifest hash (append-only `packet_issues`). */
+async function recordIssue(pool: pg.Pool, m: PacketManifest, manifest: Uint8Array): Promise<void> {
+  await pool.query(
+    `INSERT INTO packet_issues (manifest_sha256, kind, clue_ids, generated_by, generated_at)
+     VALUES ($1, $2, $3::bigint[], $4, $5)`,
+    [sha256Hex(manifest), m.kind, m.clues, m.generatedBy, m.generatedAt],
+  );
+}
+
+export interface IssueRecord {
+  id: number;
+  kind: string;
+  clueIds: number[];
+  generatedBy: string;
+  generatedAt: Date;
+}
+
+/** What the database recorded when a packet with this manifest hash was issued, if anything. */
+export async function findIssue(pool: pg.Pool, manifestSha256: string): Promise<IssueRecord | null> {
+  const { rows } = await pool.query(
+    `SELECT id, kind, clue_ids, generated_by, generated_at FROM packet_issues
+      WHERE manifest_sha256 = $1 ORDER BY id LIMIT 1`,
+    [manifestSha256],
+  );
+  const r = rows[0];
+  return r
+    ? {
+        id: Number(r.id),
+        kind: r.kind,
+        clueIds: (r.clue_ids as string[]).map(Number),
+        generatedBy: r.generated_by,
+        generatedAt: r.generated_at,
+      }
+    : null;
+}
+
+/** SHA-256 of the top-level manifest.json of a packet or batch zip (null when absent). */
+export function zipManifestSha256(zip: Uint8Array): string | null {
+  try {
+    const m = unzipSync(zip, { filter: (f) => f.name === MANIFEST })[MANIFEST];
+    return m ? sha256Hex(m) : null;
+  } catch {
+    return null;
+  }
 }
 
 // ---- batches -------------------------------------------------------------------------------
@@ -448,6 +498,7 @@ export async function streamBatch(
     packets: clueIds.map((id) => ({ clueId: id, dir: `${packetBaseName(id)}/` })),
   };
   const mBytes = manifestBytes(manifest);
+  await recordIssue(pool, manifest, mBytes);
   const m = new ZipDeflate(MANIFEST, { level: 6 });
   zip.add(m);
   m.push(mBytes, true);

@@ -129,6 +129,7 @@ try {
   const cold = performance.now() - t;
   const warm: number[] = [];
   let sizes = 0;
+  const cpu0 = process.cpuUsage();
   for (let i = 1; i <= WARM; i++) {
     t = performance.now();
     const p = await buildPacket(pool, clueIds[i % clueIds.length]!, opts);
@@ -136,6 +137,9 @@ try {
     warm.push(performance.now() - t);
     sizes += z.byteLength;
   }
+
+  const cpuWarm = process.cpuUsage(cpu0);
+  const cpuPerPacket = (cpuWarm.user + cpuWarm.system) / 1000 / WARM;
 
   // A batch of 100 streamed to a zip file, then verified.
   const zipPath = join(dir, 'batch.zip');
@@ -146,7 +150,10 @@ try {
     rss = Math.max(rss, process.memoryUsage().rss);
   }, 200);
   t = performance.now();
+  const cpu1 = process.cpuUsage();
   await streamBatch(pool, clueIds, opts, (chunk) => file.write(chunk));
+  const cpuBatch = process.cpuUsage(cpu1);
+  const cpuBatchMs = (cpuBatch.user + cpuBatch.system) / 1000;
   file.end();
   await closed;
   const batch = performance.now() - t;
@@ -162,14 +169,18 @@ try {
 
 Measured by \`npx tsx tests/bench/packets.ts\` on ${now} UTC, ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${gib(totalmem())} GiB RAM (${gib(freemem())} GiB free), Node ${process.version}, PostgreSQL ${serverVersion}, PostGIS ${postgis}. The machine is shared: load average (1/5/15 min) ${loadBefore} at the start, ${load()} at the end.
 
+Wall times on this shared machine grow with the load of other processes; the CPU time this process spent is the load-independent figure: on two otherwise idle cores a packet takes about its CPU time (less where sharp's threads overlap), a batch about its CPU time divided by the cores it keeps busy (two packets in flight).
+
 Fixture: the small simulated region (seed 7; Sentinel-2 L2A COGs, county and permit layers) in a dedicated database; ${BATCH} clues from the planted events and decoys, each naming 3 before and 3 after scenes (custody recorded at detection). A packet = data from PostGIS, the clearest of the candidate scenes read from the COGs for the before and after chips (480 px) and the overview (640 px), PNG encoding and outlines (sharp), the PDF (pdfkit, Noto Sans CJK subset, QR code), KML/GPX/GeoJSON, manifest and zip. Target: ≤ 2 s per packet, ≤ 2 min per batch of 100.
 
 | measure | result |
 |---|---|
 | one packet, cold (first in the process) | ${sec(cold)} s |
 | one packet, warm (median of ${WARM}) | ${sec(median(warm))} s (min ${sec(Math.min(...warm))}, max ${sec(Math.max(...warm))}) |
+| CPU time of this process per warm packet (user + system, all threads) | ${sec(cpuPerPacket)} s |
 | packet zip size (mean) | ${(sizes / WARM / 2 ** 20).toFixed(2)} MiB |
 | batch of ${BATCH} (streamed zip, 2 packets in flight) | ${sec(batch)} s (${sec(batch / BATCH)} s per packet) |
+| CPU time of the batch (user + system, all threads) | ${sec(cpuBatchMs)} s (${sec(cpuBatchMs / BATCH)} s per packet) |
 | batch zip | ${mib.toFixed(1)} MiB |
 | verify the batch zip (${v.checked} files, ${v.ok ? 'OK' : 'FAILED'}) | ${sec(verify)} s |
 | peak RSS during the batch | ${(rss / 2 ** 20).toFixed(0)} MiB |

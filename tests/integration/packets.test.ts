@@ -23,7 +23,7 @@ import { addStac } from '../../services/usecases/catalog.ts';
 import { custodyFor } from '../../services/usecases/custody.ts';
 import type { ClueFeature } from '../../services/usecases/detect-pair.ts';
 import { importZones } from '../../services/usecases/import-zones.ts';
-import { verifyPacketBytes } from '../../services/usecases/packet.ts';
+import { verifyPacketBytes, zipManifestSha256 } from '../../services/usecases/packet.ts';
 import { runCli } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { buildTestApp } from '../support/test-app.ts';
@@ -310,6 +310,13 @@ describe('a packet made by the CLI', () => {
     }
     expect(process.exitCode ?? 0).toBe(0);
     expect(lines.join('\n')).toMatch(/^OK: 9 file\(s\) match/);
+    // …and the system's own record of issuing it (append-only packet_issues).
+    const sha = createHash('sha256')
+      .update(unzipSync(await readFile(zipPath))['manifest.json']!)
+      .digest('hex');
+    expect(lines.join('\n')).toContain(`by cli:`);
+    expect(lines.join('\n')).toContain(`manifest SHA-256 ${sha}`);
+    await expect(db.pool.query('DELETE FROM packet_issues')).rejects.toThrow(/append-only/);
     const members = unzipSync(await readFile(zipPath));
     const alter = (target: string) => {
       const altered = { ...members, [target]: Uint8Array.from(members[target]!) };
@@ -438,6 +445,13 @@ describe('packets over the API', () => {
     const v = verifyPacketBytes(res.rawPayload);
     expect(v.problems).toEqual([]);
     expect(v.kind).toBe('batch');
+    const issued = await db.pool.query(
+      'SELECT kind, clue_ids, generated_by FROM packet_issues WHERE manifest_sha256 = $1',
+      [zipManifestSha256(res.rawPayload)],
+    );
+    expect(issued.rows).toEqual([
+      { kind: 'batch', clue_ids: expected.map(String), generated_by: 'prosa (prosecutor)' },
+    ]);
     const members = Object.keys(unzipSync(res.rawPayload));
     const folders = [...new Set(members.filter((p) => p.includes('/')).map((p) => p.split('/')[0]))].sort();
     expect(folders).toEqual(expected.map((id) => `clue-${id}`).sort());

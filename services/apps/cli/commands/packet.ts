@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -109,20 +109,48 @@ export async function packetBatchCommand(
   }
 }
 
-/** `packet verify <zip>`: exit 0 printing OK, or exit 1 naming every file that does not match. */
-export async function packetVerifyCommand(_config: Config, zip: string): Promise<boolean> {
-  const { verifyPacketFile } = await usecase();
+/**
+ * `packet verify <zip> [--require-record]`: exit 0 printing OK, or exit 1 naming every file
+ * that does not match. Then, when the database answers, whether this system issued a packet
+ * with this manifest (with --require-record, not being on record fails too).
+ */
+export async function packetVerifyCommand(
+  config: Config,
+  zip: string,
+  opts: { requireRecord?: boolean } = {},
+): Promise<boolean> {
+  const { verifyPacketFile, findIssue, zipManifestSha256 } = await usecase();
   const r = await verifyPacketFile(zip);
-  if (r.ok) {
-    console.log(
-      `OK: ${r.checked} file(s) match the manifest (${r.kind}, clue${r.clues.length > 1 ? 's' : ''} ${r.clues.join(', ')})`,
-    );
-    return true;
+  if (!r.ok) {
+    for (const p of r.problems) console.log(`MISMATCH ${p.path}: ${p.problem} — ${p.detail}`);
+    console.log(`FAILED: ${r.problems.length} problem(s); ${r.checked} file(s) matched`);
+    process.exitCode = 1;
+    return false;
   }
-  for (const p of r.problems) console.log(`MISMATCH ${p.path}: ${p.problem} — ${p.detail}`);
-  console.log(`FAILED: ${r.problems.length} problem(s); ${r.checked} file(s) matched`);
-  process.exitCode = 1;
-  return false;
+  console.log(
+    `OK: ${r.checked} file(s) match the manifest (${r.kind}, clue${r.clues.length > 1 ? 's' : ''} ${r.clues.join(', ')})`,
+  );
+  const sha = zipManifestSha256(await readFile(zip));
+  const pool = createPool(config.databaseUrl, 1);
+  let onRecord = false;
+  try {
+    const issue = sha ? await findIssue(pool, sha) : null;
+    onRecord = issue !== null;
+    console.log(
+      issue
+        ? `issued: ${issue.generatedAt.toISOString()} by ${issue.generatedBy} (record ${issue.id}, manifest SHA-256 ${sha})`
+        : `not on record: this database issued no packet with manifest SHA-256 ${sha}`,
+    );
+  } catch (err) {
+    console.log(`issue record not checked (database unavailable: ${(err as Error).message})`);
+  } finally {
+    await pool.end();
+  }
+  if (opts.requireRecord && !onRecord) {
+    process.exitCode = 1;
+    return false;
+  }
+  return true;
 }
 
 export function registerPacketCommands(cli: Command, config: () => Config): void {
@@ -153,7 +181,8 @@ export function registerPacketCommands(cli: Command, config: () => Config): void
     .command('verify')
     .description('recompute every hash in a packet or batch zip; exit 1 naming each mismatching file')
     .argument('<zip>', 'packet or batch zip')
-    .action(async (zip: string) => {
-      await packetVerifyCommand(config(), zip);
+    .option('--require-record', 'also fail unless this database recorded issuing the packet')
+    .action(async (zip: string, opts: { requireRecord?: boolean }) => {
+      await packetVerifyCommand(config(), zip, opts);
     });
 }
