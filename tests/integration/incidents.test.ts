@@ -1,0 +1,178 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { finalizeRun, writeTileDetections } from '../../services/adapters/postgis/incident-store.ts';
+import { createRun, lockTileForWrite, markTileDone } from '../../services/adapters/postgis/patrol-store.ts';
+import { withTransaction } from '../../services/adapters/postgis/pool.ts';
+import { grewMaterially, recheckVerdict } from '../../services/domain/patrols/patrol.ts';
+import type { ClueFeature } from '../../services/usecases/detect-pair.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+
+/**
+ * Clues as incidents, against PostGIS with hand-made detections: halves of one site in two
+ * tiles are one clue; the site seen again in a later run keeps its clue; a dismissed site is
+ * raised again only when it grew materially; a remediated site not seen again while observed
+ * clear is "restored".
+ */
+let db: TestDatabase;
+const TILE_A = '50N-0053-0533';
+const TILE_B = '50N-0054-0533';
+const rules = { actor: 'test', minAreaM2: { mine: 1000 }, grewMaterially, recheck: recheckVerdict };
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+const rect = (w: number, s: number, e: number, n: number): number[][][][] => [
+  [
+    [
+      [w, s],
+      [e, s],
+      [e, n],
+      [w, n],
+      [w, s],
+    ],
+  ],
+];
+
+const feature = (coords: number[][][][], afterDate = '2025-07-01'): ClueFeature => ({
+  type: 'Feature',
+  geometry: { type: 'MultiPolygon', coordinates: coords },
+  properties: {
+    scenario: 'mine',
+    status: 'new',
+    detector: 'mine',
+    model_version: '1.0.0',
+    model_sha256: 'x',
+    confidence: 0.9,
+    area_m2: 0,
+    area_ha: 0,
+    area_mu: 0,
+    first_seen: afterDate,
+    last_seen: afterDate,
+    before_date: '2024-06-30',
+    after_date: afterDate,
+    before_scene: 'b',
+    after_scene: 'a',
+  },
+});
+
+const AOI = { type: 'Polygon' as const, coordinates: rect(117.6, 49.3, 117.9, 49.5)[0]! };
+const FULL = rect(117.6, 49.3, 117.9, 49.5);
+
+/** A run over two tiles whose detections are given per tile; closes it like a worker would. */
+async function run(perTile: Record<string, ClueFeature[]>, coverage = FULL) {
+  const runId = await withTransaction(db.pool, (c) =>
+    createRun(
+      c,
+      {
+        aoi: AOI,
+        before: { from: '2024-06-01', to: '2024-06-30' },
+        after: { from: '2025-06-01', to: '2025-08-31' },
+        scenarios: ['mine'],
+        sensors: [],
+        createdBy: 'test',
+      },
+      Object.keys(perTile),
+    ),
+  );
+  await db.pool.query("UPDATE patrol_runs SET status = 'running', started_at = now() WHERE id = $1", [runId]);
+  for (const [tileId, features] of Object.entries(perTile)) {
+    await withTransaction(db.pool, async (c) => {
+      expect(await lockTileForWrite(c, runId, tileId)).toBe(true);
+      await writeTileDetections(c, { runId, tileId, actor: 'test', features, inputs: {} });
+      await markTileDone(c, {
+        runId,
+        tileId,
+        coverage,
+        detections: features.length,
+        stages: {},
+        wasFailed: false,
+      });
+    });
+    // A second delivery of the same tile writes nothing.
+    await withTransaction(db.pool, async (c) => expect(await lockTileForWrite(c, runId, tileId)).toBe(false));
+  }
+  const closed = await withTransaction(db.pool, (c) => finalizeRun(c, runId, rules));
+  expect(closed?.status).toBe('done');
+  expect(await withTransaction(db.pool, (c) => finalizeRun(c, runId, rules))).toBeNull();
+  return { runId, closed: closed! };
+}
+
+const open = async () =>
+  (
+    await db.pool.query<{
+      id: number;
+      status: string;
+      runs_seen: number;
+      area: number;
+      recheck: string | null;
+    }>(
+      `SELECT id, status, runs_seen, round(area_m2)::int AS area, recheck FROM clues WHERE merged_into IS NULL ORDER BY id`,
+    )
+  ).rows;
+
+describe('clues as incidents', () => {
+  it('two halves of a site on either side of a tile border are one clue', async () => {
+    // A 200 m × 100 m pit split at lon 117.75 between tiles A and B.
+    const { runId } = await run({
+      [TILE_A]: [feature(rect(117.7486, 49.4, 117.75, 49.4009))],
+      [TILE_B]: [feature(rect(117.75, 49.4, 117.7514, 49.4009))],
+    });
+    const clues = await open();
+    expect(clues).toHaveLength(1);
+    const det = await db.pool.query('SELECT clue_id FROM detections WHERE run_id = $1', [runId]);
+    expect(det.rows.map((r) => r.clue_id)).toEqual([clues[0]!.id, clues[0]!.id]);
+    // The clue's geometry is the union of both halves: one polygon of about 2 × 1 hectare halves.
+    const g = await db.pool.query(
+      'SELECT ST_NumGeometries(geom) AS parts, area_m2 FROM clues WHERE id = $1',
+      [clues[0]!.id],
+    );
+    expect(g.rows[0].parts).toBe(1);
+    expect(g.rows[0].area_m2).toBeGreaterThan(9000);
+  });
+
+  it('seen again in a later run: the same clue, seen_again with growth; dismissed stays dismissed unless grown', async () => {
+    const [clue] = await open();
+    await db.pool.query(
+      "UPDATE clues SET status = 'dismissed', dismiss_reason = 'lawful_or_permitted' WHERE id = $1",
+      [clue!.id],
+    );
+    // Slightly larger (+10 %): not material.
+    await run({ [TILE_A]: [feature(rect(117.7486, 49.4, 117.7515, 49.4009), '2025-08-01')] });
+    let now = await open();
+    expect(now).toHaveLength(1);
+    expect(now[0]).toMatchObject({ id: clue!.id, status: 'dismissed', runs_seen: 2 });
+    // Twice as large: raised again for review.
+    const { closed } = await run({
+      [TILE_A]: [feature(rect(117.7472, 49.4, 117.7528, 49.4009), '2025-08-15')],
+    });
+    expect(closed.reopened).toEqual([clue!.id]);
+    now = await open();
+    expect(now[0]).toMatchObject({ id: clue!.id, status: 'in_review', runs_seen: 3 });
+    const ev = await db.pool.query<{ kind: string; reason: string | null; data: Record<string, number> }>(
+      "SELECT kind, reason, data FROM clue_events WHERE clue_id = $1 AND kind IN ('seen_again', 'transition') ORDER BY id",
+      [clue!.id],
+    );
+    expect(ev.rows.map((e) => [e.kind, e.reason])).toEqual([
+      ['seen_again', null],
+      ['seen_again', null],
+      ['transition', 'grew_materially'],
+    ]);
+    expect(ev.rows[2]!.data.area_m2).toBeGreaterThan(ev.rows[2]!.data.previous_area_m2! * 1.5);
+  });
+
+  it('a clue under remediation: still damaged when seen; restored when observed clear and not seen', async () => {
+    const [clue] = await open();
+    await db.pool.query("UPDATE clues SET status = 'remediation_check' WHERE id = $1", [clue!.id]);
+    const seen = await run({ [TILE_A]: [feature(rect(117.7472, 49.4, 117.7528, 49.4009))] });
+    expect(seen.closed.rechecked).toEqual([{ id: clue!.id, result: 'still_damaged' }]);
+    // Clouds over it: no verdict.
+    const cloudy = await run({ [TILE_A]: [] }, rect(117.6, 49.3, 117.7, 49.35));
+    expect(cloudy.closed.rechecked).toEqual([]);
+    const clear = await run({ [TILE_A]: [] });
+    expect(clear.closed.rechecked).toEqual([{ id: clue!.id, result: 'restored' }]);
+    expect((await open())[0]).toMatchObject({ recheck: 'restored', status: 'remediation_check' });
+  });
+});
