@@ -66,7 +66,7 @@ afterAll(async () => {
 
 const deps = () => ({ pool: db.pool, queue: pw.queue, detectorsDir: config.detectorsDir, maxTiles: 100 });
 
-describe('patrol runs on the queue', () => {
+describe('patrol runs on the queue', { timeout: 300_000 }, () => {
   let firstRun: string;
   let firstClues: Awaited<ReturnType<typeof openClues>>;
 

@@ -109,7 +109,7 @@ async function readEvents(url: string): Promise<{ event: string; data: Record<st
   return events;
 }
 
-describe('patrol API', () => {
+describe('patrol API', { timeout: 300_000 }, () => {
   it('refuses anonymous, field and out-of-county launches, and bad bodies, storing nothing', async () => {
     const post = (headers: Record<string, string>, payload: unknown) =>
       app.inject({ method: 'POST', url: '/patrols', headers, payload: payload as object });
