@@ -451,6 +451,8 @@ export async function streamBatch(
   o: PacketOptions,
   write: (chunk: Uint8Array) => void,
   onPacket?: (done: number, total: number) => void,
+  /** Stops building (e.g. the HTTP client went away); the promise then rejects. */
+  signal?: AbortSignal,
 ): Promise<PacketManifest> {
   const now = o.now ?? new Date();
   let settle!: { resolve: () => void; reject: (err: Error) => void };
@@ -479,6 +481,7 @@ export async function streamBatch(
     while (inFlight.length < CONCURRENCY && next < clueIds.length) inFlight.push(build(clueIds[next++]!));
     while (inFlight.length) {
       const p = await inFlight.shift()!;
+      if (signal?.aborted) throw new Error('packet batch aborted');
       if (next < clueIds.length) inFlight.push(build(clueIds[next++]!));
       for (const f of p.files) add(`${packetBaseName(p.clueId)}/${f.path}`, f.bytes);
       onPacket?.(++done, clueIds.length);

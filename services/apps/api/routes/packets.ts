@@ -76,14 +76,27 @@ export async function packetRoutes(app: FastifyInstance): Promise<void> {
         req.user!,
       );
       const body = new PassThrough();
+      // A client that hangs up stops the building of the rest of the batch.
+      const abort = new AbortController();
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) abort.abort();
+      });
       const name = `packets-${q.county ?? q.status ?? q.scenario ?? 'selection'}-${clues.length}.zip`;
-      streamBatch(app.deps.pool, clues, { ...options(), generatedBy: who(req.user!) }, (chunk) => {
-        body.write(chunk);
-      }).then(
+      streamBatch(
+        app.deps.pool,
+        clues,
+        { ...options(), generatedBy: who(req.user!) },
+        (chunk) => {
+          body.write(chunk);
+        },
+        undefined,
+        abort.signal,
+      ).then(
         () => body.end(),
         (err) => {
           // Headers are gone: cut the stream so the client sees a broken download, not a valid zip.
-          req.log.error({ err }, 'packet batch failed');
+          if (abort.signal.aborted) req.log.info('packet batch stopped: the client went away');
+          else req.log.error({ err }, 'packet batch failed');
           body.destroy(err as Error);
         },
       );
