@@ -70,57 +70,71 @@ export async function makeGolden(d: LoadedDetector, regionDir: string): Promise<
   const region = await loadSimRegion(regionDir);
   const pair = (await conditionPair(region, 's2', FULL_BANDS))!;
   const { width: W, height: H } = region.tile.grid;
-  const ev =
-    region.truth.find((t) => t.scenario === d.manifest.id && t.expected === 'clue' && !t.belowMmu) ??
-    region.truth.find((t) => t.expected === 'clue' && !t.belowMmu) ??
-    null;
-  let cx = W / 2;
-  let cy = H / 2;
-  if (ev) {
-    const m = rasterize(region.tile, ev.coordinates);
-    let sx = 0;
-    let sy = 0;
-    let n = 0;
-    for (let i = 0; i < m.length; i++)
-      if (m[i]) {
-        sx += i % W;
-        sy += Math.floor(i / W);
-        n++;
+  const own = region.truth.filter(
+    (t) => t.scenario === d.manifest.id && t.expected === 'clue' && !t.belowMmu,
+  );
+  const candidates = own.length ? own : region.truth.filter((t) => !t.belowMmu && t.kind !== 'cloud-shadow');
+  const S = GOLDEN_SIZE;
+  const bands = d.manifest.inputs.bands as CanonicalBand[];
+  const cut = async (ev: (typeof candidates)[number] | null): Promise<GoldenTile> => {
+    let cx = W / 2;
+    let cy = H / 2;
+    if (ev) {
+      const m = rasterize(region.tile, ev.coordinates);
+      let sx = 0;
+      let sy = 0;
+      let n = 0;
+      for (let i = 0; i < m.length; i++)
+        if (m[i]) {
+          sx += i % W;
+          sy += Math.floor(i / W);
+          n++;
+        }
+      if (n) {
+        cx = sx / n;
+        cy = sy / n;
       }
-    if (n) {
-      cx = sx / n;
-      cy = sy / n;
+    }
+    const x0 = Math.max(0, Math.min(W - S, Math.round(cx - S / 2)));
+    const y0 = Math.max(0, Math.min(H - S, Math.round(cy - S / 2)));
+    const crop = (c: typeof pair.before) => {
+      const out = new Float32Array(bands.length * S * S);
+      bands.forEach((b, k) => {
+        const src = c.bands[b]!;
+        for (let y = 0; y < S; y++)
+          for (let x = 0; x < S; x++) {
+            const v = src[(y0 + y) * W + x0 + x]!;
+            out[k * S * S + y * S + x] = Number.isNaN(v) ? 0 : v;
+          }
+      });
+      return out;
+    };
+    const g: GoldenTile = {
+      detector: d.manifest.id,
+      version: d.manifest.version,
+      width: S,
+      height: S,
+      bands,
+      before: b64(crop(pair.before)),
+      after: b64(crop(pair.after)),
+      expected: '',
+      tolerance: 1e-4,
+      source: { seed: region.seed, event: ev?.id ?? null, x0, y0 },
+    };
+    g.expected = b64(await runGolden(d, g));
+    return g;
+  };
+  // The first candidate whose tile has pixels on both sides of the threshold (a non-trivial golden).
+  let g: GoldenTile | null = null;
+  for (const ev of candidates) {
+    const t = await cut(ev);
+    const out = fromB64(t.expected);
+    if (out.some((v) => v >= d.manifest.threshold) && out.some((v) => v < d.manifest.threshold)) {
+      g = t;
+      break;
     }
   }
-  const S = GOLDEN_SIZE;
-  const x0 = Math.max(0, Math.min(W - S, Math.round(cx - S / 2)));
-  const y0 = Math.max(0, Math.min(H - S, Math.round(cy - S / 2)));
-  const bands = d.manifest.inputs.bands as CanonicalBand[];
-  const crop = (c: typeof pair.before) => {
-    const out = new Float32Array(bands.length * S * S);
-    bands.forEach((b, k) => {
-      const src = c.bands[b]!;
-      for (let y = 0; y < S; y++)
-        for (let x = 0; x < S; x++) {
-          const v = src[(y0 + y) * W + x0 + x]!;
-          out[k * S * S + y * S + x] = Number.isNaN(v) ? 0 : v;
-        }
-    });
-    return out;
-  };
-  const g: GoldenTile = {
-    detector: d.manifest.id,
-    version: d.manifest.version,
-    width: S,
-    height: S,
-    bands,
-    before: b64(crop(pair.before)),
-    after: b64(crop(pair.after)),
-    expected: '',
-    tolerance: 1e-4,
-    source: { seed: region.seed, event: ev?.id ?? null, x0, y0 },
-  };
-  g.expected = b64(await runGolden(d, g));
+  g ??= await cut(candidates[0] ?? null);
   const fm = d.manifest.inputs.fallbackModel;
   if (fm && d.fallbackRunner) {
     g.fallbackBands = fm.bands as CanonicalBand[];

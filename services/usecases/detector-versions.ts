@@ -149,6 +149,9 @@ export async function writeVersion(
   const vdir = join(dir, 'versions', manifest.version);
   if (await exists(join(vdir, 'manifest.json')))
     throw new SkypatrolError('CONFLICT', `version ${manifest.version} of ${manifest.id} already exists`);
+  // Keep the version being replaced.
+  const previous = await readJson<DetectorManifest>(join(dir, 'manifest.json'));
+  if (previous && previous.version !== manifest.version) await snapshot(dir, previous);
   await mkdir(vdir, { recursive: true });
   const modelFiles = [
     manifest.model.file,
@@ -166,6 +169,21 @@ export async function writeVersion(
     join(vdir, 'version.json'),
     `${JSON.stringify({ version: manifest.version, createdAt: new Date().toISOString(), note }, null, 2)}\n`,
   );
+}
+
+/** Copy the current files of a detector into versions/<version>/ unless already there. */
+async function snapshot(dir: string, manifest: DetectorManifest): Promise<void> {
+  const prevDir = join(dir, 'versions', manifest.version);
+  if (await exists(join(prevDir, 'manifest.json'))) return;
+  await mkdir(prevDir, { recursive: true });
+  for (const f of [
+    manifest.model.file,
+    ...(manifest.inputs.fallbackModel ? [manifest.inputs.fallbackModel.file] : []),
+  ])
+    await copyFile(join(dir, f), join(prevDir, f));
+  await writeFile(join(prevDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  const metrics = await readFile(join(dir, 'metrics.json'), 'utf8').catch(() => null);
+  if (metrics) await writeFile(join(prevDir, 'metrics.json'), metrics);
 }
 
 /** Save evaluation metrics for the current version (top level and its snapshot). */
@@ -193,19 +211,7 @@ export async function tuneDetector(
     );
   if (change.minAreaM2 !== undefined && !(change.minAreaM2 >= 0 && Number.isFinite(change.minAreaM2)))
     throw new SkypatrolError('VALIDATION', `min-area must be ≥ 0 m², got ${change.minAreaM2}`);
-  // Make sure the version being replaced is kept.
-  const prevDir = join(dir, 'versions', manifest.version);
-  if (!(await exists(join(prevDir, 'manifest.json')))) {
-    await mkdir(prevDir, { recursive: true });
-    for (const f of [
-      manifest.model.file,
-      ...(manifest.inputs.fallbackModel ? [manifest.inputs.fallbackModel.file] : []),
-    ])
-      await copyFile(join(dir, f), join(prevDir, f));
-    await writeFile(join(prevDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    const metrics = await readFile(join(dir, 'metrics.json'), 'utf8').catch(() => null);
-    if (metrics) await writeFile(join(prevDir, 'metrics.json'), metrics);
-  }
+  await snapshot(dir, manifest);
   const existing = (await listVersions(detectorsDir, id)).map((v) => v.version).sort(compareVersions);
   let version = bumpVersion(manifest.version, 'patch');
   while (existing.includes(version)) version = bumpVersion(version, 'patch');

@@ -115,7 +115,15 @@ export function reportMarkdown(report: EvalReport): string {
         .join(' | ')} |`,
     );
   }
-  lines.push('', '## Precision–recall over thresholds', '', '![precision–recall](pr-curve.png)', '');
+  lines.push(
+    '',
+    '## Precision–recall over thresholds',
+    '',
+    `Swept on the ${report.conditions[0]} condition of every region.`,
+    '',
+    '![precision–recall](pr-curve.png)',
+    '',
+  );
   for (const d of report.detectors) {
     lines.push(
       `**${d.detector} ${d.version}**: ${d.pr.map((p) => `t=${p.threshold}: P ${f2(p.precision)} R ${f2(p.recall)} F1 ${f2(p.f1)}`).join('; ')}`,

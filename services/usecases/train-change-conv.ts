@@ -25,13 +25,7 @@ export function buildChangeConvGraph(bands: readonly CanonicalBand[], fit: MlpFi
   const g = new GraphBuilder('skypatrol-change-conv');
   const before = g.input({ name: 'before', shape: [1, C, 'H', 'W'] });
   const after = g.input({ name: 'after', shape: [1, C, 'H', 'W'] });
-  // Per-tile, per-band standardisation of each date (InstanceNormalization), so cities and
-  // sensors with different radiometry look alike to the convolution.
-  const ones = g.constant(new Array(C).fill(1), [C], 'in_scale');
-  const zeros = g.constant(new Array(C).fill(0), [C], 'in_bias');
-  const zb = g.node('InstanceNormalization', [before, ones, zeros], undefined, { epsilon: 1e-6 });
-  const za = g.node('InstanceNormalization', [after, ones, zeros], undefined, { epsilon: 1e-6 });
-  const x = g.node('Concat', [zb, g.node('Sub', [za, zb])], undefined, { axis: 1 });
+  const x = g.node('Concat', [before, g.node('Sub', [after, before])], undefined, { axis: 1 });
   const w1 = g.constant(fit.w1, [fit.hidden, 2 * C, 3, 3], 'conv1_w');
   const b1 = g.constant(fit.b1, [fit.hidden], 'conv1_b');
   const h = g.node('Relu', [
@@ -91,33 +85,17 @@ export async function loadOscdCity(oscdDir: string, city: string, manifest: Dete
 }
 
 /** Patch rows (2C × 3 × 3, the first conv's weight order) at pixel indices. */
-/** Standardise a band over the whole image (what InstanceNormalization does on one tile). */
-function standardise(a: Float32Array): Float32Array {
-  let s = 0;
-  let n = 0;
-  for (const v of a) {
-    const x = Number.isNaN(v) ? 0 : v;
-    s += x;
-    n++;
-  }
-  const mean = s / n;
-  let q = 0;
-  for (const v of a) q += ((Number.isNaN(v) ? 0 : v) - mean) ** 2;
-  const sd = Math.sqrt(q / n + 1e-6);
-  return Float32Array.from(a, (v) => ((Number.isNaN(v) ? 0 : v) - mean) / sd);
-}
-
 function patches(city: City, bands: readonly CanonicalBand[], idx: number[], out: number[]): void {
   const { width: W, height: H } = city;
   const chans: Float32Array[] = [];
-  const zb = bands.map((b) => standardise(city.before.get(b)!));
-  const za = bands.map((b) => standardise(city.after.get(b)!));
-  for (const z of zb) chans.push(z);
-  zb.forEach((z, k) => {
-    const d = new Float32Array(z.length);
-    for (let i = 0; i < z.length; i++) d[i] = za[k]![i]! - z[i]!;
+  for (const b of bands) chans.push(city.before.get(b)!);
+  for (const b of bands) {
+    const a = city.after.get(b)!;
+    const bb = city.before.get(b)!;
+    const d = new Float32Array(a.length);
+    for (let i = 0; i < a.length; i++) d[i] = a[i]! - bb[i]!;
     chans.push(d);
-  });
+  }
   for (const i of idx) {
     const x = i % W;
     const y = (i / W) | 0;
@@ -319,4 +297,79 @@ export async function leaveOneCityOut(
     return { precision, recall, f1: (2 * t.tp) / (2 * t.tp + t.fp + t.fn || 1), ...t };
   };
   return { rows, pooled: { model: pooled(tot.m), cva: pooled(tot.c) } };
+}
+
+export const OSCD_CITIES = ['aguasclaras', 'bercy', 'bordeaux', 'mumbai', 'nantes', 'paris', 'saclay_e'];
+
+/**
+ * `detectors train change --data <oscd>`: the conv network on all cities (threshold: pooled F1
+ * on them), a 4-band fallback network (no SWIR), and the leave-one-city-out evaluation next
+ * to CVA + Otsu; writes a new version of `detectors/change`.
+ */
+export async function trainChangeConv(options: {
+  detectorsDir: string;
+  oscdDir: string;
+  cities?: string[];
+  loco?: boolean;
+  log?: (m: string) => void;
+}): Promise<{ manifest: DetectorManifest; loco: Awaited<ReturnType<typeof leaveOneCityOut>> | null }> {
+  const { readManifest } = await import('../adapters/files/detector-registry.ts');
+  const { bumpVersion, sha256Hex, writeVersion } = await import('./detector-versions.ts');
+  const log = options.log ?? (() => {});
+  const cities = options.cities ?? OSCD_CITIES;
+  const { manifest: current, dir } = await readManifest(options.detectorsDir, 'change');
+  const full: CanonicalBand[] = ['blue', 'green', 'red', 'nir', 'swir16', 'swir22'];
+  const fb: CanonicalBand[] = ['blue', 'green', 'red', 'nir'];
+  const base: DetectorManifest = {
+    ...current,
+    inputs: {
+      ...current.inputs,
+      bands: full,
+      required: fb,
+      fallback: { swir16: 0.2, swir22: 0.15 },
+      radiometricMatch: 'mean-std',
+    },
+    tile: { size: 512, overlap: 8 },
+  };
+  const loco =
+    options.loco === false ? null : await leaveOneCityOut(options.oscdDir, cities, base, full, log);
+  if (loco)
+    log(
+      `leave-one-city-out pooled: conv F1 ${loco.pooled.model.f1.toFixed(3)} (P ${loco.pooled.model.precision.toFixed(3)}, R ${loco.pooled.model.recall.toFixed(3)}); CVA+Otsu F1 ${loco.pooled.cva.f1.toFixed(3)}`,
+    );
+  const all: Awaited<ReturnType<typeof loadOscdCity>>[] = [];
+  for (const c of cities) all.push(await loadOscdCity(options.oscdDir, c, base));
+  const main = await fitChangeConv(all, full, base);
+  const lite = await fitChangeConv(all, fb, base);
+  const { fallbackModel: _old, ...inputsNoFallback } = base.inputs;
+  const manifest: DetectorManifest = {
+    ...base,
+    version: bumpVersion(current.version, 'minor'),
+    description: 'any significant land-surface change (no zoning rule): a 2-layer convolutional network',
+    model: {
+      file: 'model.onnx',
+      sha256: sha256Hex(main.bytes),
+      architecture:
+        'conv net: Concat(before, after−before) → Conv3×3(12→16) → Relu → Conv1×1(16→1) → Sigmoid',
+    },
+    inputs: {
+      ...inputsNoFallback,
+      fallbackModel: { file: 'model-nosw.onnx', sha256: sha256Hex(lite.bytes), bands: fb },
+    },
+    threshold: main.threshold,
+  };
+  await writeVersion(
+    dir,
+    manifest,
+    { 'model.onnx': main.bytes, 'model-nosw.onnx': lite.bytes },
+    {
+      version: manifest.version,
+      trainedOn: { oscd: cities },
+      oscd: loco ? { leaveOneCityOut: loco.rows, pooled: loco.pooled } : null,
+      heldOut: null,
+    },
+    `conv network trained on OSCD (${cities.join(', ')})`,
+  );
+  log(`change ${manifest.version}: threshold ${manifest.threshold}`);
+  return { manifest, loco };
 }

@@ -7,6 +7,7 @@ import { SCENARIO_SPECS } from '../../../domain/detectors/scenarios.ts';
 import { makeGolden, writeGolden } from '../../../usecases/detector-golden.ts';
 import { listVersions, loadVersion, tuneDetector } from '../../../usecases/detector-versions.ts';
 import { trainChange } from '../../../usecases/train-change.ts';
+import { trainChangeConv } from '../../../usecases/train-change-conv.ts';
 import { trainDetectors } from '../../../usecases/train-detector.ts';
 
 export async function detectorsListCommand(config: Config): Promise<void> {
@@ -23,7 +24,19 @@ export async function detectorsTrainCommand(
   id: string,
   opts: { data: string; train?: string; eval?: string; heldOut?: string; epochs?: number },
 ): Promise<void> {
+  if (id === 'change' && !opts.train && !opts.eval) {
+    const r = await trainChangeConv({
+      detectorsDir: config.detectorsDir,
+      oscdDir: opts.data,
+      log: (m) => console.log(m),
+    });
+    console.log(
+      `change ${r.manifest.version}: model sha256 ${r.manifest.model.sha256}, threshold ${r.manifest.threshold}`,
+    );
+    return;
+  }
   if (id === 'change') {
+    // The earlier logistic change model (train/eval city split).
     const { dir } = await readManifest(config.detectorsDir, id);
     const report = await trainChange({
       oscdDir: opts.data,
@@ -68,7 +81,7 @@ export function registerDetectorsCommands(cli: Command, loadConfig: () => Config
   detectors
     .command('train')
     .description(
-      'learn a detector from labelled data: scenarios (or "all") from simulated regions (`skypatrol simulate`), change from OSCD cities; writes a new version',
+      'learn a detector from labelled data: scenarios (or "all") from simulated regions (`skypatrol simulate`), change (conv net, leave-one-city-out vs CVA+Otsu) from OSCD; writes a new version',
     )
     .argument('<id>', 'detector id, comma-separated ids, or "all" (the eight scenarios)')
     .requiredOption(

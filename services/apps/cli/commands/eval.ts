@@ -118,7 +118,7 @@ export function registerEvalCommand(cli: Command, loadConfig: () => Config): voi
     )
     .option('--versions <a,b>', 'compare versions of one detector side by side')
     .option('--conditions <list>', `subset of ${CONDITIONS.join(',')}`)
-    .option('--out <dir>', 'report folder', 'eval-report')
+    .option('--out <dir>', 'report folder (report.md, pr-curve.png, report.json)', 'docs/detectors-eval')
     .option(
       '--save',
       "store the figures as the current version's held-out metrics (detectors/<id>/metrics.json)",

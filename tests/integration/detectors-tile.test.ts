@@ -1,0 +1,111 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type LoadedDetector,
+  listDetectorIds,
+  loadDetector,
+  releaseDetector,
+} from '../../services/adapters/files/detector-registry.ts';
+import { tileForLonLat } from '../../services/domain/geo/analysis-grid.ts';
+import { DEFAULT_CENTER } from '../../services/simulator/region.ts';
+import { simulate } from '../../services/simulator/simulate.ts';
+import { addStac } from '../../services/usecases/catalog.ts';
+import { bandsFor, detectTile, requiredBandsFor, zonesForTile } from '../../services/usecases/detect-tile.ts';
+import { importZones } from '../../services/usecases/import-zones.ts';
+import { compositeTile } from '../../services/usecases/read-tile.ts';
+import { ROOT } from '../support/cli.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+
+/**
+ * The patrol's multi-detector runtime on a simulated region in a real PostGIS: zoning imported
+ * with the project's importer, scenes catalogued from the STAC the simulator writes, one
+ * composite per window for all nine detectors, zoning rules applied from `zones`.
+ */
+const WINDOWS = {
+  before: { from: '2024-06-01', to: '2024-06-30' },
+  after: { from: '2025-06-01', to: '2025-08-31' },
+};
+
+let db: TestDatabase;
+let dir: string;
+let detectors: LoadedDetector[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  dir = await mkdtemp(join(tmpdir(), 'skypatrol-detect-tile-'));
+  await simulate({ out: dir, seed: 7, size: 'small' });
+  for (const f of (await readdir(join(dir, 'zoning'))).filter((n) => n.endsWith('.geojson'))) {
+    await importZones(db.pool, { file: join(dir, 'zoning', f), kind: f.replace('.geojson', '') });
+  }
+  await addStac(db.pool, join(dir, 'catalog.json'));
+  const ids = await listDetectorIds(join(ROOT, 'detectors'));
+  for (const id of ids) detectors.push(await loadDetector(join(ROOT, 'detectors'), id, 1));
+}, 120_000);
+
+afterAll(async () => {
+  for (const d of detectors) await releaseDetector(d);
+  detectors = [];
+  await db?.drop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('detectTile', () => {
+  it('reads the union of bands once and needs only the required ones', () => {
+    expect(bandsFor(detectors)).toEqual(['blue', 'green', 'red', 'nir', 'swir16', 'swir22']);
+    expect(requiredBandsFor(detectors)).toEqual(['blue', 'green', 'red', 'nir']);
+  });
+
+  it('runs every detector on one tile: valid polygons, scenario, priority, zones; lawful changes dropped', async () => {
+    const tile = tileForLonLat(DEFAULT_CENTER[0], DEFAULT_CENTER[1]);
+    const bands = bandsFor(detectors);
+    const opts = { sensors: ['sentinel-2-l2a'] };
+    const before = await compositeTile(db.pool, tile, WINDOWS.before, bands, opts);
+    const after = await compositeTile(db.pool, tile, WINDOWS.after, bands, opts);
+    expect(before && after).toBeTruthy();
+    const zones = await zonesForTile(db.pool, tile, detectors);
+    const kinds = new Set(zones.features.map((z) => z.kind));
+    expect(kinds.has('mining_permit')).toBe(true);
+    expect(kinds.has('admin_division')).toBe(false); // no rule uses it
+    const { features, dropped } = await detectTile({
+      tile,
+      before: before!,
+      after: after!,
+      detectors,
+      zones,
+      windows: WINDOWS,
+    });
+    expect(features.length).toBeGreaterThan(3);
+    const ids = new Set(detectors.map((d) => d.manifest.id));
+    for (const f of features) {
+      expect(ids.has(f.properties.scenario)).toBe(true);
+      expect(f.properties.priority).toBeGreaterThanOrEqual(0);
+      expect(f.properties.priority).toBeLessThanOrEqual(3);
+      expect(Array.isArray(f.properties.zones)).toBe(true);
+      expect(f.properties.area_m2).toBeGreaterThanOrEqual(
+        detectors.find((d) => d.manifest.id === f.properties.scenario)!.manifest.minAreaM2,
+      );
+    }
+    // Scenario clues carry the zoning feature they concern (inside rules: the layer they are in).
+    for (const f of features.filter((x) => x.properties.scenario === 'forest-encroachment'))
+      expect(
+        f.properties.zones!.every((z) => z.kind === 'forest_land') && f.properties.zones!.length > 0,
+      ).toBe(true);
+    // Every polygon is valid in PostGIS.
+    const { rows } = await db.pool.query<{ ok: boolean }>(
+      'SELECT bool_and(ST_IsValid(ST_SetSRID(ST_GeomFromGeoJSON(g), 4326))) AS ok FROM unnest($1::text[]) g',
+      [features.map((f) => JSON.stringify(f.geometry))],
+    );
+    expect(rows[0]!.ok).toBe(true);
+    // Rules removed something (lawful changes inside valid permits, changes outside the layers).
+    expect(dropped.reduce((s, d) => s + d.count, 0)).toBeGreaterThan(0);
+    // No mine clue lies inside the valid mining permit.
+    const { rows: inside } = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM unnest($1::text[]) g, zones z
+        WHERE z.kind = 'mining_permit' AND ST_Area(ST_Intersection(z.geom, ST_SetSRID(ST_GeomFromGeoJSON(g), 4326))::geography) > 50`,
+      [features.filter((f) => f.properties.scenario === 'mine').map((f) => JSON.stringify(f.geometry))],
+    );
+    expect(inside[0]!.n).toBe(0);
+  }, 120_000);
+});
