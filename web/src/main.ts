@@ -82,6 +82,15 @@ function writeHash(): void {
   history.replaceState(null, '', hash ? `#${hash}` : location.pathname + location.search);
 }
 
+/** A view's failure is shown in its place (never an unhandled rejection). */
+function shown(p: Promise<void>, el: HTMLElement): void {
+  p.catch((e: unknown) =>
+    el.replaceChildren(
+      h('p', { class: 'flash error pad' }, `${s().error}: ${e instanceof Error ? e.message : String(e)}`),
+    ),
+  );
+}
+
 function showView(c: Ctx): void {
   const v = state.view;
   document.body.dataset.view = v;
@@ -100,9 +109,9 @@ function showView(c: Ctx): void {
     stopPatrolStream();
     c.main.showAoi(null);
   }
-  if (v === 'dashboard') void renderDashboard(c, $('#page'));
-  if (v === 'detectors') void renderDetectors(c, $('#page'));
-  if (v === 'patrols') void renderPatrols(c, $('#side-patrols'));
+  if (v === 'dashboard') shown(renderDashboard(c, $('#page')), $('#page'));
+  if (v === 'detectors') shown(renderDetectors(c, $('#page')), $('#page'));
+  if (v === 'patrols') shown(renderPatrols(c, $('#side-patrols')), $('#side-patrols'));
 }
 
 function renderLayers(c: Ctx): void {
@@ -278,7 +287,7 @@ function apply(c: Ctx, prev: UrlState): void {
   }
   if (changed('layers')) c.main.setLayers(state.layers);
   if (changed('compare')) setCompareMode(state.compare);
-  if (changed('detector') && state.view === 'detectors') void renderDetectors(c, $('#page'));
+  if (changed('detector') && state.view === 'detectors') shown(renderDetectors(c, $('#page')), $('#page'));
 }
 
 function renderWho(u: User): void {

@@ -1,5 +1,5 @@
 /** Dashboard: the reported figures from /stats with bar charts as inline SVG. */
-import { get, qs, type Stats } from '../api.ts';
+import { ApiError, get, qs, type Stats } from '../api.ts';
 import type { Ctx } from '../context.ts';
 import { h } from '../dom.ts';
 import { lang, nameOf, num, SCENARIO_COLORS, SCENARIO_NAMES, STATUS_NAMES, s } from '../i18n.ts';
@@ -9,9 +9,17 @@ export async function renderDashboard(ctx: Ctx, root: HTMLElement): Promise<void
   const t = s();
   root.replaceChildren(h('p', { class: 'muted pad' }, t.loading));
   const f = ctx.state.filters;
-  const stats = await get<Stats>(
-    `/stats${qs({ from: f.from || undefined, to: f.to || undefined, county: f.county || undefined })}`,
-  );
+  let stats: Stats;
+  try {
+    stats = await get<Stats>(
+      `/stats${qs({ from: f.from || undefined, to: f.to || undefined, county: f.county || undefined })}`,
+    );
+  } catch (e) {
+    root.replaceChildren(
+      h('p', { class: 'flash error pad' }, `${t.error}: ${e instanceof ApiError ? e.message : String(e)}`),
+    );
+    return;
+  }
   const card = (id: string, label: string, value: string, raw: number) =>
     h(
       'div',

@@ -151,6 +151,14 @@ function zoningTable(zones: ZoneOverlap[]): HTMLElement {
   if (!zones.length) return h('p', { class: 'muted', id: 'zoning' }, t.noOverlaps);
   const p = (z: ZoneOverlap, k: string) =>
     z.properties[k] === undefined || z.properties[k] === null ? '' : String(z.properties[k]);
+  const deadline = (z: ZoneOverlap) => p(z, 'reclaim_by') || p(z, 'valid_to');
+  // Permit columns only when some overlapping feature is a permit.
+  const cols: [string, (z: ZoneOverlap) => string][] = [
+    [t.permitNo, (z) => p(z, 'permit_no')],
+    [t.holder, (z) => p(z, 'holder')],
+    [t.deadline, deadline],
+  ];
+  const shownCols = cols.filter(([, f]) => zones.some((z) => f(z) !== ''));
   return h(
     'table',
     { class: 'zones', id: 'zoning' },
@@ -158,9 +166,7 @@ function zoningTable(zones: ZoneOverlap[]): HTMLElement {
       'tr',
       {},
       h('th', {}, t.zoning),
-      h('th', {}, t.permitNo),
-      h('th', {}, t.holder),
-      h('th', {}, t.deadline),
+      shownCols.map(([label]) => h('th', {}, label)),
       h('th', {}, t.overlap),
     ),
     zones.map((z) =>
@@ -168,9 +174,7 @@ function zoningTable(zones: ZoneOverlap[]): HTMLElement {
         'tr',
         { 'data-zone-id': z.id },
         h('td', {}, nameOf(ZONE_NAMES, z.kind), p(z, 'name') ? ` · ${p(z, 'name')}` : ''),
-        h('td', {}, p(z, 'permit_no')),
-        h('td', {}, p(z, 'holder')),
-        h('td', {}, p(z, 'reclaim_by') || p(z, 'valid_to')),
+        shownCols.map(([, f]) => h('td', {}, f(z))),
         h('td', {}, `${num(z.overlap_m2, 0)} m²`),
       ),
     ),

@@ -1,5 +1,5 @@
 /** Filters and the clue list (server-paged from /web/clues), synced with the map's clue tiles. */
-import { type ClueItem, get, qs } from '../api.ts';
+import { ApiError, type ClueItem, get, qs } from '../api.ts';
 import type { Ctx } from '../context.ts';
 import { $, h } from '../dom.ts';
 import {
@@ -41,7 +41,24 @@ export async function loadList(ctx: Ctx): Promise<void> {
   const my = ++seq;
   const list = $('#clue-list');
   list.setAttribute('aria-busy', 'true');
-  const res = await get<{ total: number; items: ClueItem[] }>(`/web/clues${listQuery(ctx)}`);
+  let res: { total: number; items: ClueItem[] };
+  try {
+    res = await get<{ total: number; items: ClueItem[] }>(`/web/clues${listQuery(ctx)}`);
+  } catch (e) {
+    if (my !== seq) return;
+    list.removeAttribute('aria-busy');
+    items = [];
+    total = 0;
+    renderList(ctx);
+    list.replaceChildren(
+      h(
+        'li',
+        { class: 'empty flash error', id: 'list-error' },
+        `${s().error}: ${e instanceof ApiError ? e.message : String(e)}`,
+      ),
+    );
+    return;
+  }
   if (my !== seq) return; // a newer request won
   items = res.items;
   total = res.total;
