@@ -32,6 +32,8 @@ export interface ClueFeature {
     priority?: number;
     /** Zoning features of the scenario's layer the detection overlaps (detectTile). */
     zones?: ZoneRef[];
+    /** Other scenarios whose clues covered the same site and were folded into this one (detectTile). */
+    also_scenarios?: string[];
   };
 }
 

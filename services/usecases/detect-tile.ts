@@ -4,7 +4,14 @@ import type { ModelRunner } from '../adapters/onnx/session.ts';
 import { SkypatrolError } from '../core/errors.ts';
 import type { DetectorManifest, ZoneLayer } from '../domain/detectors/manifest.ts';
 import { polygonize } from '../domain/detectors/polygonize.ts';
-import { applyZoningRule, cluePriority, type TileZones, type ZoneRecord } from '../domain/detectors/rules.ts';
+import {
+  applyZoningRule,
+  cluePriority,
+  resolveScenarioOverlaps,
+  type TileZones,
+  type ZoneRecord,
+} from '../domain/detectors/rules.ts';
+import { SCENARIO_PRECEDENCE } from '../domain/detectors/scenarios.ts';
 import type { AnalysisTile } from '../domain/geo/analysis-grid.ts';
 import type { PolygonCoords } from '../domain/geo/area.ts';
 import { toLonLatFn } from '../domain/geo/crs.ts';
@@ -245,5 +252,11 @@ export async function detectTile(args: {
     if (d.manifest.zoning.rule !== 'none')
       dropped.push({ scenario: d.manifest.id, rule: d.manifest.zoning.rule, count: r.dropped });
   }
-  return { features, dropped };
+  const { kept, folded } = resolveScenarioOverlaps(features, SCENARIO_PRECEDENCE);
+  for (const [f, also] of folded) f.properties.also_scenarios = also;
+  const merged = new Map<string, number>();
+  for (const f of features)
+    if (!kept.includes(f)) merged.set(f.properties.scenario, (merged.get(f.properties.scenario) ?? 0) + 1);
+  for (const [scenario, count] of merged) dropped.push({ scenario, rule: 'same-site', count });
+  return { features: kept, dropped };
 }

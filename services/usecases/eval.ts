@@ -1,4 +1,6 @@
 import type { LoadedDetector } from '../adapters/files/detector-registry.ts';
+import { resolveScenarioOverlaps } from '../domain/detectors/rules.ts';
+import { SCENARIO_PRECEDENCE } from '../domain/detectors/scenarios.ts';
 import type { AnalysisTile } from '../domain/geo/analysis-grid.ts';
 import { toLonLatFn } from '../domain/geo/crs.ts';
 import { pixelToMap } from '../domain/geo/grid.ts';
@@ -258,8 +260,10 @@ export async function evaluate(options: {
         afterScene: pair.afterScenes.at(-1)?.id ?? '',
       };
       const anyHit = new Set<string>();
+      // Every detector's clues at its own threshold first: overlapping clues of several
+      // scenarios are resolved to the most specific one, exactly as detectTile does.
+      const runs = new Map<LoadedDetector, (threshold: number) => ClueFeature[]>();
       for (const d of options.detectors) {
-        const entry = per.get(d.manifest.id)!;
         const { probability } = await probabilityFor(
           d,
           pair.before,
@@ -267,20 +271,32 @@ export async function evaluate(options: {
           tile.grid.width,
           tile.grid.height,
         );
-        const run = (threshold: number) => {
-          const { features } = cluesFromProbability({
-            detector: d,
-            probability,
-            valid,
-            tile,
-            zones,
-            windows: region.windows,
-            seen: seenDates,
-            lonLat,
-            threshold,
-          });
-          return features.map((f) => ({ px: pixelsOf(tile, f.geometry.coordinates) }));
-        };
+        runs.set(
+          d,
+          (threshold: number) =>
+            cluesFromProbability({
+              detector: d,
+              probability,
+              valid,
+              tile,
+              zones,
+              windows: region.windows,
+              seen: seenDates,
+              lonLat,
+              threshold,
+            }).features,
+        );
+      }
+      const base = new Map(options.detectors.map((d) => [d, runs.get(d)!(d.manifest.threshold)] as const));
+      const resolvedFor = (d: LoadedDetector, own: ClueFeature[]) => {
+        const others = options.detectors.filter((o) => o !== d).flatMap((o) => base.get(o)!);
+        const kept = new Set(resolveScenarioOverlaps([...own, ...others], SCENARIO_PRECEDENCE).kept);
+        return own.filter((f) => kept.has(f)).map((f) => ({ px: pixelsOf(tile, f.geometry.coordinates) }));
+      };
+      for (const d of options.detectors) {
+        const entry = per.get(d.manifest.id)!;
+        const run = (threshold: number) =>
+          resolvedFor(d, threshold === d.manifest.threshold ? base.get(d)! : runs.get(d)!(threshold));
         const clues = run(d.manifest.threshold);
         const c = matchClues(clues, truth, d.manifest.id, valid);
         add(entry.overall, c);

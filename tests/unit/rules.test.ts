@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { applyZoningRule, cluePriority, type ZoneRecord } from '../../services/domain/detectors/rules.ts';
+import {
+  applyZoningRule,
+  cluePriority,
+  resolveScenarioOverlaps,
+  type ZoneRecord,
+} from '../../services/domain/detectors/rules.ts';
+import { SCENARIO_PRECEDENCE } from '../../services/domain/detectors/scenarios.ts';
 import { multiPolygonAreaM2, type PolygonCoords } from '../../services/domain/geo/area.ts';
 
 /** A lon/lat square of `side` degrees at (x, y), counter-clockwise. */
@@ -128,5 +134,19 @@ describe('zoning rules', () => {
     expect(cluePriority(2, 0.95, 200_000)).toBe(3);
     expect(cluePriority(0, 1, 1e6)).toBe(0);
     expect(cluePriority(1, 0.9, 100_000)).toBeGreaterThan(cluePriority(1, 0.9, 1000));
+  });
+
+  it('one site, one clue: the most specific scenario keeps an overlapping site', () => {
+    const clue = (scenario: string, coords: PolygonCoords) => ({
+      geometry: { coordinates: [coords] as number[][][][] },
+      properties: { scenario, area_m2: multiPolygonAreaM2([coords]) },
+    });
+    const river = clue('river', square(117.7, 49.4, 0.002));
+    const grass = clue('grassland', square(117.7002, 49.4002, 0.002)); // ~80 % overlap
+    const apart = clue('grassland', square(117.71, 49.4, 0.002));
+    const change = clue('change', square(117.7, 49.4, 0.002));
+    const { kept, folded } = resolveScenarioOverlaps([grass, river, apart, change], SCENARIO_PRECEDENCE);
+    expect(kept).toEqual([river, apart, change]);
+    expect(folded.get(river)).toEqual(['grassland']);
   });
 });

@@ -208,3 +208,43 @@ export function cluePriority(weight: number, confidence: number, areaM2: number)
   const score = weight * Math.min(1, Math.max(0, confidence)) * areaFactor;
   return Math.max(0, Math.min(3, Math.round(score * 3)));
 }
+
+/**
+ * One site, one clue: where clues of several scenarios cover the same ground (zoning layers
+ * overlap — the grassland layer contains river management areas and the lake belt), the clue of
+ * the most specific scenario is kept and the others are folded into it (`alsoScenarios`).
+ * `order` lists scenario ids from most to least specific; ids not in it (e.g. `change`) neither
+ * suppress nor are suppressed. Two clues overlap when their intersection covers at least
+ * `minOverlap` of the smaller one.
+ */
+export function resolveScenarioOverlaps<
+  T extends { geometry: { coordinates: number[][][][] }; properties: { scenario: string; area_m2: number } },
+>(features: T[], order: readonly string[], minOverlap = 0.5): { kept: T[]; folded: Map<T, string[]> } {
+  const rank = (f: T) => order.indexOf(f.properties.scenario);
+  const ranked = features.filter((f) => rank(f) >= 0).sort((a, b) => rank(a) - rank(b));
+  const folded = new Map<T, string[]>();
+  const dropped = new Set<T>();
+  const boxes = new Map(ranked.map((f) => [f, bboxOf(f.geometry.coordinates as PolygonCoords[])] as const));
+  for (let i = 0; i < ranked.length; i++) {
+    const a = ranked[i]!;
+    if (dropped.has(a)) continue;
+    for (let j = i + 1; j < ranked.length; j++) {
+      const b = ranked[j]!;
+      if (dropped.has(b) || rank(b) === rank(a)) continue;
+      if (!overlapsBox(boxes.get(a)!, boxes.get(b)!)) continue;
+      const inter = turf.intersect(
+        turf.featureCollection([
+          toFeature(a.geometry.coordinates as PolygonCoords[]),
+          toFeature(b.geometry.coordinates as PolygonCoords[]),
+        ]),
+      ) as Geo | null;
+      if (!inter) continue;
+      const area = multiPolygonAreaM2(coordsOf(inter));
+      if (area >= minOverlap * Math.min(a.properties.area_m2, b.properties.area_m2)) {
+        dropped.add(b);
+        folded.set(a, [...(folded.get(a) ?? []), b.properties.scenario]);
+      }
+    }
+  }
+  return { kept: features.filter((f) => !dropped.has(f)), folded };
+}

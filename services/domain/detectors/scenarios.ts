@@ -115,6 +115,21 @@ export const SCENARIO_SPECS: ScenarioSpec[] = [
   },
 ];
 
+/**
+ * Most specific first: a site claimed by several scenarios' clues becomes a clue of the first
+ * (a building in a river management area that is also grassland is a river clue).
+ */
+export const SCENARIO_PRECEDENCE = [
+  'temporary-land',
+  'mine',
+  'wetland',
+  'river',
+  'hulun-lake',
+  'black-soil',
+  'forest-encroachment',
+  'grassland',
+] as const;
+
 export function scenarioSpec(id: string): ScenarioSpec | undefined {
   return SCENARIO_SPECS.find((s) => s.id === id);
 }
