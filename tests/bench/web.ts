@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Browser, Page } from 'playwright-core';
 import { hashPassword } from '../../services/adapters/auth/crypto.ts';
@@ -27,6 +28,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const CLUES = Number(process.env.BENCH_CLUES ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const PASSWORD = 'bench-password-1';
+const PREFIX = `sp-benchweb-${process.pid}`;
 
 if (!existsSync(resolve(ROOT, 'web/dist/index.html'))) {
   console.error('web/dist is missing: run npm run build:web first');
@@ -111,7 +113,7 @@ try {
       REDIS_URL: testRedisUrl(),
       SKYPATROL_LOG_LEVEL: 'silent',
       SKYPATROL_WEB_DIR: resolve(ROOT, 'web/dist'),
-      SKYPATROL_QUEUE_PREFIX: `sp-benchweb-${process.pid}`,
+      SKYPATROL_QUEUE_PREFIX: PREFIX,
     }),
     { pool },
   );
@@ -253,4 +255,8 @@ try {
   await app?.close();
   await pool.end();
   await adminQuery(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+  const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
+  const keys = await redis.keys(`${PREFIX}:*`);
+  if (keys.length) await redis.del(...keys);
+  redis.disconnect();
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { hashPassword } from '../../services/adapters/auth/crypto.ts';
 import { createUser } from '../../services/adapters/postgis/user-store.ts';
@@ -100,6 +101,7 @@ export async function startApp(
   extra: ((app: FastifyInstance) => Promise<void>)[] = [],
 ): Promise<{ app: FastifyInstance; base: string }> {
   mkdirSync(ARTIFACTS, { recursive: true });
+  const prefix = `sp-webtest-${process.pid}-${randomBytes(3).toString('hex')}`;
   const app = await build(
     loadConfig({
       DATABASE_URL: db.url,
@@ -107,11 +109,26 @@ export async function startApp(
       SKYPATROL_LOG_LEVEL: 'silent',
       SKYPATROL_WEB_DIR: resolve(ROOT, 'web/dist'),
       // Patrol jobs of these tests go to a queue of their own (no worker of anyone else takes them).
-      SKYPATROL_QUEUE_PREFIX: `sp-webtest-${process.pid}-${randomBytes(3).toString('hex')}`,
+      SKYPATROL_QUEUE_PREFIX: prefix,
     }),
     { pool: db.pool },
   );
   for (const register of extra) await app.register(register);
+  // Closing the app also removes this test's queue keys from Redis.
+  app.addHook('onClose', async () => {
+    const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1, lazyConnect: true });
+    try {
+      await redis.connect();
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+        cursor = next;
+        if (keys.length) await redis.del(...keys);
+      } while (cursor !== '0');
+    } finally {
+      redis.disconnect();
+    }
+  });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   return { app, base };
 }
