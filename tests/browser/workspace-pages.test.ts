@@ -138,6 +138,47 @@ describe('workspace views', () => {
       await expect
         .poll(() => page.locator(`#patrol-list li[data-patrol-id="${runs.rows[0]!.id}"]`).count(), POLL)
         .toBe(1);
+      // A tile finishes with a new clue (as a worker would record it): the progress stream
+      // reports it, and the clue layer and list are refreshed.
+      const runId = runs.rows[0]!.id;
+      const before = Number((await db.pool.query('SELECT count(*)::int AS n FROM clues')).rows[0].n);
+      const tile = (
+        await db.pool.query<{ tile_id: string }>(
+          'SELECT tile_id FROM patrol_tiles WHERE run_id = $1 ORDER BY tile_id LIMIT 1',
+          [runId],
+        )
+      ).rows[0]!.tile_id;
+      await db.pool.query(
+        `WITH c AS (
+           INSERT INTO clues (scenario, confidence, geom, area_m2, first_seen, last_seen, county_adcode, detector, model_version, run_id)
+           SELECT 'mine', 0.9, g, ST_Area(g::geography), '2025-08-20', '2025-08-20', $3, 'mine', '1.0.0', $1::uuid
+             FROM (SELECT ST_Multi(ST_MakeEnvelope(117.45, 49.45, 117.454, 49.453, 4326)) AS g) s
+           RETURNING id, geom, area_m2)
+         INSERT INTO detections (run_id, tile_id, scenario, clue_id, confidence, geom, area_m2)
+         SELECT $1::uuid, $2, 'mine', c.id, 0.9, c.geom, c.area_m2 FROM c`,
+        [runId, tile, COUNTY_A],
+      );
+      await db.pool.query(
+        "UPDATE patrol_tiles SET status = 'done', finished_at = now() WHERE run_id = $1 AND tile_id = $2",
+        [runId, tile],
+      );
+      await db.pool.query(
+        "UPDATE patrol_runs SET status = 'running', started_at = now(), tiles_done = 1 WHERE id = $1",
+        [runId],
+      );
+      await expect.poll(() => page.locator('#patrol-new-clues').textContent(), POLL).toBe('1 新线索');
+      await expect
+        .poll(async () => Number(await page.getAttribute('#patrol-progress', 'data-done')), POLL)
+        .toBe(1);
+      const tiles = await page.evaluate(() => {
+        const m = (window as unknown as { __skypatrolMap?: { getSource(id: string): { tiles?: string[] } } })
+          .__skypatrolMap;
+        return m?.getSource('clues')?.tiles?.[0] ?? '';
+      });
+      expect(tiles).toMatch(/[?&]v=\d+/);
+      await page.screenshot({ path: resolve(ARTIFACTS, 'workspace-patrol-progress.png') });
+      await page.click('#nav a[data-view="map"]');
+      await expect.poll(() => page.locator('#count').textContent(), POLL).toBe(`共 ${before + 1} 条`);
       await page.screenshot({ path: resolve(ARTIFACTS, 'workspace-patrol.png') });
     },
   );
