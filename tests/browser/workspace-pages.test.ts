@@ -63,7 +63,7 @@ describe('workspace views', () => {
     const stats = (await (await fetch(`${base}/stats`)).json()) as {
       patrolled_km2: number;
       totals: { clues: number; confirmed: number; cases_filed: number; area_mu: number };
-      by_scenario: { key: string; clues: number }[];
+      by_scenario: { key: string; clues: number; confirmed: number; cases_filed: number }[];
       by_county: { key: string; clues: number }[];
       by_month: { key: string; clues: number }[];
     };
@@ -85,6 +85,10 @@ describe('workspace views', () => {
     expect(await bars('#chart-county')).toEqual(stats.by_county.map((g) => ({ key: g.key, clues: g.clues })));
     expect(await bars('#chart-month')).toEqual(stats.by_month.map((g) => ({ key: g.key, clues: g.clues })));
     expect(await page.locator('#chart-scenario').textContent()).toContain('矿场监督');
+    const mine = stats.by_scenario.find((g) => g.key === 'mine')!;
+    expect(await page.locator('#chart-scenario g.bar[data-key="mine"] text.value').textContent()).toBe(
+      `${mine.clues} · 已确认 ${mine.confirmed} · 已立案 ${mine.cases_filed}`,
+    );
     expect(new URL(page.url()).hash).toContain('view=dashboard');
     await page.screenshot({ path: resolve(ARTIFACTS, 'workspace-dashboard.png'), fullPage: true });
     // A reload restores the view from the URL.

@@ -22,7 +22,7 @@ export interface Bar {
 }
 
 /** Horizontal bar chart, one row per item; `data-key`/`data-value` on each bar for tests. */
-export function barChart(items: Bar[], title: string, width = 420): SVGSVGElement {
+export function barChart(items: Bar[], title: string, width = 420, textWidth = 70): SVGSVGElement {
   const row = 26;
   const labelW = 130;
   const h = Math.max(1, items.length) * row + 8;
@@ -34,7 +34,7 @@ export function barChart(items: Bar[], title: string, width = 420): SVGSVGElemen
     class: 'chart',
   });
   const max = Math.max(1, ...items.map((i) => i.value));
-  const barMax = width - labelW - 70;
+  const barMax = width - labelW - textWidth;
   items.forEach((it, i) => {
     const y = 4 + i * row;
     const g = el('g', { class: 'bar', 'data-key': it.key, 'data-value': it.value });

@@ -1,5 +1,5 @@
 /** Dashboard: the reported figures from /stats with bar charts as inline SVG. */
-import { ApiError, get, qs, type Stats } from '../api.ts';
+import { ApiError, get, qs, type Stats, type StatsGroup } from '../api.ts';
 import type { Ctx } from '../context.ts';
 import { h } from '../dom.ts';
 import { lang, nameOf, num, SCENARIO_COLORS, SCENARIO_NAMES, STATUS_NAMES, s } from '../i18n.ts';
@@ -28,6 +28,9 @@ export async function renderDashboard(ctx: Ctx, root: HTMLElement): Promise<void
       h('div', { class: 'card-label' }, label),
     );
   const T = stats.totals;
+  /** Bar text: clues, then confirmed and cases filed of the group. */
+  const cases = (g: StatsGroup) =>
+    `${num(g.clues)} · ${t.confirmed} ${num(g.confirmed)} · ${t.casesFiled} ${num(g.cases_filed)}`;
   const counties = stats.by_county.map((g) => ({
     key: g.key,
     label:
@@ -37,12 +40,13 @@ export async function renderDashboard(ctx: Ctx, root: HTMLElement): Promise<void
           g.name ??
           g.key),
     value: g.clues,
+    text: cases(g),
     color: '#5f3dc4',
   }));
   const section = (id: string, title: string, chart: SVGSVGElement | HTMLElement) =>
     h('section', { class: 'chart-box', id }, h('h3', {}, title), chart);
   const chartOr = (bars: Parameters<typeof barChart>[0], title: string) =>
-    bars.length ? barChart(bars, title) : h('p', { class: 'muted' }, t.noData);
+    bars.length ? barChart(bars, title, 460, 150) : h('p', { class: 'muted' }, t.noData);
   root.replaceChildren(
     h(
       'div',
@@ -68,6 +72,7 @@ export async function renderDashboard(ctx: Ctx, root: HTMLElement): Promise<void
               key: g.key,
               label: nameOf(SCENARIO_NAMES, g.key),
               value: g.clues,
+              text: cases(g),
               color: SCENARIO_COLORS[g.key] ?? '#e03131',
             })),
             t.byScenario,
@@ -78,7 +83,13 @@ export async function renderDashboard(ctx: Ctx, root: HTMLElement): Promise<void
           'chart-month',
           t.byMonth,
           chartOr(
-            stats.by_month.map((g) => ({ key: g.key, label: g.key, value: g.clues, color: '#1c7ed6' })),
+            stats.by_month.map((g) => ({
+              key: g.key,
+              label: g.key,
+              value: g.clues,
+              text: cases(g),
+              color: '#1c7ed6',
+            })),
             t.byMonth,
           ),
         ),
