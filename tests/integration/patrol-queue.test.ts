@@ -112,6 +112,18 @@ describe('patrol runs on the queue', { timeout: 300_000 }, () => {
     const sum = cov.rows.reduce((s, r) => s + r.area_km2, 0);
     expect(sum).toBeGreaterThan(done.coveredKm2! * 0.5);
     expect(sum).toBeLessThanOrEqual(done.coveredKm2! * 1.001);
+    // Chain of custody: every new clue records the SHA-256 of its input scenes' assets.
+    const custody = await db.pool.query<{
+      inputs: {
+        before: string[];
+        after: string[];
+        custody: Record<string, Record<string, { sha256: string }>>;
+      };
+    }>('SELECT inputs FROM clues WHERE run_id = $1 ORDER BY id LIMIT 1', [run.id]);
+    const inputs = custody.rows[0]!.inputs;
+    expect(Object.keys(inputs.custody).sort()).toEqual([...inputs.before, ...inputs.after].sort());
+    for (const assets of Object.values(inputs.custody))
+      for (const a of Object.values(assets)) expect(a.sha256).toMatch(/^[0-9a-f]{64}$/);
     // Per-tile stage timings are recorded for the benchmark breakdown.
     const stages = await db.pool.query<{ stages: Record<string, number> }>(
       'SELECT stages FROM patrol_tiles WHERE run_id = $1',

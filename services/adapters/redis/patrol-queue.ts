@@ -24,8 +24,9 @@ export interface ScheduleJobData {
 export type PatrolJobData = TileJobData | ScheduleJobData;
 
 export function patrolQueue(config: Config): Queue<PatrolJobData> {
-  return new Queue<PatrolJobData>(PATROL_QUEUE, {
-    connection: createRedis(config.redisUrl, { forWorker: true }),
+  const connection = createRedis(config.redisUrl, { forWorker: true });
+  const queue = new Queue<PatrolJobData>(PATROL_QUEUE, {
+    connection,
     prefix: config.queuePrefix,
     defaultJobOptions: {
       attempts: 4,
@@ -34,6 +35,19 @@ export function patrolQueue(config: Config): Queue<PatrolJobData> {
       removeOnFail: { count: 10_000 },
     },
   });
+  queue.on('error', () => {}); // connection errors surface on the calls that need Redis
+  // BullMQ leaves a connection it was given open on close(); this one is ours to end.
+  const close = queue.close.bind(queue);
+  queue.close = async () => {
+    // Closing a queue still connecting makes BullMQ emit an error nobody listens to any more.
+    await Promise.race([
+      queue.waitUntilReady().catch(() => {}),
+      new Promise((r) => setTimeout(r, 2000).unref()),
+    ]);
+    await close();
+    connection.disconnect();
+  };
+  return queue;
 }
 
 /**

@@ -16,6 +16,7 @@ import {
 import type { Config } from '../../core/config.ts';
 import { isSkypatrolError } from '../../core/errors.ts';
 import { recurringWindows } from '../../domain/patrols/patrol.ts';
+import { custodyFor } from '../../usecases/custody.ts';
 import { failTile, planPatrol, processTile, reconcile, type TileOutcome } from '../../usecases/patrol.ts';
 
 export interface PatrolWorker {
@@ -60,8 +61,10 @@ export function startPatrolWorker(
       }),
     );
   const queue = patrolQueue(config);
-  const deps = { pool, detectors, ...(opts.custody ? { custody: opts.custody } : {}) };
+  // Chain of custody: the SHA-256 of every input scene asset, recorded with each new clue.
+  const deps = { pool, detectors, custody: opts.custody ?? ((ids: string[]) => custodyFor(pool, ids)) };
 
+  const connection = createRedis(config.redisUrl, { forWorker: true });
   const worker = new Worker<PatrolJobData>(
     PATROL_QUEUE,
     async (job: Job<PatrolJobData>) => {
@@ -110,7 +113,7 @@ export function startPatrolWorker(
       }
     },
     {
-      connection: createRedis(config.redisUrl, { forWorker: true }),
+      connection,
       prefix: config.queuePrefix,
       concurrency: config.workerConcurrency,
       lockDuration: config.jobLockMs,
@@ -149,6 +152,7 @@ export function startPatrolWorker(
     close: async () => {
       clearInterval(timer);
       await worker.close();
+      connection.disconnect(); // BullMQ does not end a connection it was given
       await reconciling;
       await queue.close();
       for (const d of loaded.values()) await d.then(releaseDetector).catch(() => {});

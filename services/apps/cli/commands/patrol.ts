@@ -40,9 +40,11 @@ export async function followRun(
   for (;;) {
     const run = (await getRun(pool, runId))!;
     const line = bar(run);
-    if (line !== last) {
+    // On a terminal the bar redraws in place; in a log, a line per finished tile only.
+    const key = out.isTTY ? line : `${run.tilesDone}/${run.tilesFailed}/${run.status}`;
+    if (key !== last) {
       out.write(out.isTTY ? `\r${line}   ` : `${line}\n`);
-      last = line;
+      last = key;
       quietSince = Date.now();
     }
     if (['done', 'failed', 'cancelled'].includes(run.status)) {
