@@ -48,7 +48,9 @@ function cpuSeconds(pid: number): number {
 
 async function freshDatabase(): Promise<pg.Pool> {
   const url = new URL(DB_URL);
-  const admin = new pg.Client({ connectionString: `${url.origin}/postgres` });
+  const adminUrl = new URL(DB_URL);
+  adminUrl.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: adminUrl.toString() });
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS "${url.pathname.slice(1)}" WITH (FORCE)`);
   await admin.end();
@@ -200,12 +202,7 @@ for (const nWorkers of WORKERS) {
         chosen.map(async ({ id }) => {
           const tile = tileById(id);
           const g = tile.grid;
-          const bounds = [
-            g.originX,
-            g.originY - g.height * g.resY,
-            g.originX + g.width * g.resX,
-            g.originY,
-          ];
+          const bounds = [g.originX, g.originY - g.height * g.resY, g.originX + g.width * g.resX, g.originY];
           const scenes = async (win: typeof BEFORE) =>
             (await scenesForTile(pool, tile, win, SENSORS)).map((sc) => {
               const bands: Record<string, string> = {};

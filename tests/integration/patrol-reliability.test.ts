@@ -206,7 +206,10 @@ describe('patrol reliability', () => {
       for (let i = 0; i < 100; i++) {
         const ok = await new Promise<boolean>((resolve) => {
           const s = connect(port, '127.0.0.1');
-          s.once('connect', () => (s.end(), resolve(true)));
+          s.once('connect', () => {
+            s.end();
+            resolve(true);
+          });
           s.once('error', () => resolve(false));
         });
         if (ok) return;
