@@ -94,6 +94,9 @@ if [ "$mode" = test ]; then
   need_pkg gdal-bin
   need_pkg poppler-utils
   need_pkg chromium
+  # The GDAL + numpy peer of the patrol benchmark (npm run bench).
+  need_pkg python3-gdal
+  need_pkg python3-numpy
 fi
 if [ ${#missing_pkgs[@]} -gt 0 ]; then
   if can_apt; then apt_install "${missing_pkgs[@]}"
