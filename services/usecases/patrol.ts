@@ -271,7 +271,8 @@ export async function failTile(
 export async function finishRunIfComplete(deps: TileWorkerDeps, runId: string): Promise<boolean> {
   const run = await getRun(deps.pool, runId);
   if (run?.status !== 'running' || run.tilesDone + run.tilesFailed < run.tilesTotal) return false;
-  const detectors = await deps.detectors(run.scenarios);
+  // A run whose detector cannot load (every tile failed for it) must still close.
+  const detectors = await deps.detectors(run.scenarios).catch(() => []);
   const minAreaM2 = Object.fromEntries(detectors.map((d) => [d.manifest.id, d.manifest.minAreaM2]));
   const r = await withTransaction(deps.pool, (client) =>
     finalizeRun(client, runId, {
