@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { LoadedDetector } from '../adapters/files/detector-registry.ts';
 import { loadModel } from '../adapters/onnx/session.ts';
@@ -112,7 +112,15 @@ async function finishDetector(
   const previous = await readFile(join(dir, 'manifest.json'), 'utf8')
     .then((t) => JSON.parse(t) as DetectorManifest)
     .catch(() => null);
-  const version = previous ? bumpVersion(previous.version, 'minor') : '1.0.0';
+  // Next free minor version (an earlier retraining may have left a version that was not promoted).
+  let version = previous ? bumpVersion(previous.version, 'minor') : '1.0.0';
+  while (
+    await stat(join(dir, 'versions', version, 'manifest.json')).then(
+      () => true,
+      () => false,
+    )
+  )
+    version = bumpVersion(version, 'minor');
   const manifest: DetectorManifest = {
     id: spec.id,
     name: spec.name,
