@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { hashPassword } from '../../../adapters/auth/crypto.ts';
 import { loadDetector } from '../../../adapters/files/detector-registry.ts';
 import { createPool } from '../../../adapters/postgis/pool.ts';
+import { createUser } from '../../../adapters/postgis/user-store.ts';
 import type { Config } from '../../../core/config.ts';
 import { SkypatrolError } from '../../../core/errors.ts';
 import { simulate } from '../../../simulator/simulate.ts';
@@ -16,6 +18,9 @@ import { startPatrolWorker } from '../../worker/patrol-worker.ts';
 import { followRun } from './patrol.ts';
 
 const BEFORE = { from: '2024-06-01', to: '2024-06-30' };
+/** The demo's own admin, created only on a database without users. */
+const DEMO_USER = 'demo';
+const DEMO_PASSWORD = 'tianxun-demo';
 const AFTER = { from: '2025-06-01', to: '2025-08-31' };
 
 /**
@@ -87,6 +92,18 @@ async function simulatedDemo(
         ],
       ],
     };
+    // The workspace needs a sign-in: on a database without users the demo creates one admin.
+    const users = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM users');
+    if (users.rows[0]!.n === 0) {
+      await createUser(pool, {
+        username: DEMO_USER,
+        displayName: '演示管理员 Demo admin',
+        passwordHash: await hashPassword(DEMO_PASSWORD),
+        role: 'admin',
+        counties: [],
+      });
+      console.log(`user: ${DEMO_USER} (admin) created — demo only, change its password before real use`);
+    }
     // Idempotent demo: a re-run patrols again and updates the same clues (seen again).
     const run = await planPatrol(
       { pool, queue: worker.queue, detectorsDir: config.detectorsDir, maxTiles: config.maxTiles },
@@ -120,6 +137,7 @@ async function simulatedDemo(
   }
   if (opts.serve) {
     const url = await serveUntilSignal(config);
+    console.log(`  sign in as ${DEMO_USER} / ${DEMO_PASSWORD} (created by the demo on an empty database)`);
     console.log(`  天巡 Skypatrol: open ${url.replace('127.0.0.1', 'localhost')}/  (API docs: /docs)\n`);
   }
 }
