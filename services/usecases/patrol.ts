@@ -29,8 +29,9 @@ import { type AoiGeometry, tileById, tileIdsForAoi } from '../domain/geo/analysi
 import { aoiFromGeoJson } from '../domain/geo/aoi.ts';
 import { toLonLatFn } from '../domain/geo/crs.ts';
 import { pixelToMap } from '../domain/geo/grid.ts';
+import { PROFILES, type SensorId } from '../domain/imagery/sensors.ts';
 import { grewMaterially, recheckVerdict } from '../domain/patrols/patrol.ts';
-import { bandsFor, detectTile, zonesForTile } from './detect-tile.ts';
+import { bandsFor, detectTile, requiredBandsFor, zonesForTile } from './detect-tile.ts';
 import { compositeTile } from './read-tile.ts';
 
 /**
@@ -177,9 +178,26 @@ export async function processTile(deps: TileWorkerDeps, job: TileJobData): Promi
   const detectors = await deps.detectors(run.scenarios);
   const bands = bandsFor(detectors);
   const timings = { read: 0, composite: 0 };
-  const opts = { timings, ...(run.sensors.length ? { sensors: run.sensors } : {}) };
-  const before = await compositeTile(pool, tile, run.before, bands, opts);
-  const after = await compositeTile(pool, tile, run.after, bands, opts);
+  // Sensors with every band the detectors read (SWIR included) make the composites; sensors
+  // without some optional band (GF: no SWIR) are not broken scenes and are never marked so:
+  // they serve, with the required bands only, where the others saw nothing (the detectors then
+  // switch to their no-SWIR fallback models).
+  const sensors = run.sensors.length ? run.sensors : (Object.keys(PROFILES) as SensorId[]);
+  const full = sensors.filter((id) => {
+    const p = PROFILES[id as SensorId];
+    return p && bands.every((b) => Object.values(p.assetKeys).some((k) => k.common === b));
+  });
+  let before = null;
+  let after = null;
+  if (full.length) {
+    before = await compositeTile(pool, tile, run.before, bands, { timings, sensors: full });
+    after = before && (await compositeTile(pool, tile, run.after, bands, { timings, sensors: full }));
+  }
+  if ((!before || !after) && full.length < sensors.length) {
+    const required = requiredBandsFor(detectors);
+    before = await compositeTile(pool, tile, run.before, required, { timings, sensors });
+    after = before && (await compositeTile(pool, tile, run.after, required, { timings, sensors }));
+  }
   stages.read = timings.read;
   stages.composite = timings.composite;
 

@@ -93,6 +93,24 @@ describe('patrol failures', { timeout: 300_000 }, () => {
     expect(run.clueCount).toBeGreaterThan(0);
   });
 
+  it('a patrol over every sensor never marks scenes without SWIR (GF-1) as failed', async () => {
+    const { db, w } = await setup();
+    const run = await planPatrol(
+      { pool: db.pool, queue: w.queue, detectorsDir: 'detectors', maxTiles: 10 },
+      { aoi: region.aoi, before: region.before, after: region.after, scenarios: ['change'], actor: 'test' },
+    );
+    for (let i = 0; i < 1500; i++) {
+      const r = (await getRun(db.pool, run.id))!;
+      if (r.status !== 'running' && r.status !== 'queued') break;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    expect((await getRun(db.pool, run.id))!).toMatchObject({ status: 'done', tilesFailed: 0 });
+    const gf = await db.pool.query<{ status: string; n: number }>(
+      "SELECT status, count(*)::int AS n FROM scenes WHERE sensor LIKE 'gf-%' GROUP BY status",
+    );
+    expect(gf.rows).toEqual([{ status: 'ready', n: expect.any(Number) }]);
+  });
+
   it('a broken detector fails every tile with its reason, no retries; resume after mending finishes the run', async () => {
     const dir = join(work, 'detectors');
     const model = join(dir, 'change/model.onnx');
