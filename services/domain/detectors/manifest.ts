@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CANONICAL_BANDS } from '../imagery/bands.ts';
+import { ZONE_KINDS, type ZoneKind } from '../zoning/layers.ts';
 
 /**
  * A detector's manifest (`detectors/<id>/manifest.json`): what the model needs, what it
@@ -8,19 +9,9 @@ import { CANONICAL_BANDS } from '../imagery/bands.ts';
  */
 const Band = z.enum(CANONICAL_BANDS);
 
-/** Zoning layers (the `zones.kind` values of the data contracts). */
-export const ZONE_LAYERS = [
-  'temporary_land_permit',
-  'mining_permit',
-  'forest_land',
-  'black_soil_zone',
-  'river_management_area',
-  'grassland',
-  'lake_protection_zone',
-  'wetland_reserve',
-  'admin_division',
-] as const;
-export type ZoneLayer = (typeof ZONE_LAYERS)[number];
+/** Zoning layers (the `zones.kind` values of the data contracts): one list, in zoning/layers. */
+export const ZONE_LAYERS = ZONE_KINDS;
+export type ZoneLayer = ZoneKind;
 
 /**
  * Zoning rules, applied to each detected polygon (see `rules.ts`):
