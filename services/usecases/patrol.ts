@@ -100,7 +100,10 @@ async function resolveAoi(pool: pg.Pool, req: PatrolRequest): Promise<AoiGeometr
 }
 
 /** Validate, store the run and its tiles, enqueue the tile jobs. */
-export async function planPatrol(deps: PatrolDeps, req: PatrolRequest): Promise<RunRow> {
+export async function planPatrol(
+  deps: PatrolDeps,
+  req: PatrolRequest,
+): Promise<RunRow & { warning?: string }> {
   checkWindow('before', req.before);
   checkWindow('after', req.after);
   if (req.before.to > req.after.from)
@@ -143,8 +146,17 @@ export async function planPatrol(deps: PatrolDeps, req: PatrolRequest): Promise<
     ),
   );
   // The run is stored; if Redis is down now, reconcile enqueues its tiles once it is back.
-  await enqueueTiles(deps.queue, runId, tileIds).catch(() => {});
-  return (await getRun(deps.pool, runId))!;
+  const queued = await enqueueTiles(deps.queue, runId, tileIds).then(
+    () => true,
+    () => false,
+  );
+  const run = (await getRun(deps.pool, runId))!;
+  return queued
+    ? run
+    : {
+        ...run,
+        warning: 'the queue (Redis) is unreachable: the run is stored and will be queued when it is back',
+      };
 }
 
 export interface TileOutcome {

@@ -72,6 +72,20 @@ describe('skypatrol patrol', { timeout: 300_000 }, () => {
     expect((await db.pool.query('SELECT count(*)::int AS n FROM patrol_runs')).rows[0].n).toBe(0);
   });
 
+  it('with Redis unreachable the run is stored, with a warning, for the workers to queue later', async () => {
+    const r = await runCli(
+      ['patrol', '--aoi', aoiFile, ...windows, '--scenarios', 'change'],
+      { ...env, REDIS_URL: 'redis://127.0.0.1:1' },
+      60_000,
+    );
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^skypatrol: warning: the queue \(Redis\) is unreachable/m);
+    const id = /^run ([0-9a-f-]{36})/m.exec(r.stdout)![1];
+    const row = await db.pool.query('SELECT status, tiles_total FROM patrol_runs WHERE id = $1', [id]);
+    expect(row.rows[0]).toEqual({ status: 'queued', tiles_total: 1 });
+    await db.pool.query("UPDATE patrol_runs SET status = 'cancelled' WHERE id = $1", [id]);
+  });
+
   it('--with-worker plans the run, processes its tile with a progress line per tile, and prints the summary', async () => {
     const r = await runCli(
       [
@@ -91,6 +105,7 @@ describe('skypatrol patrol', { timeout: 300_000 }, () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^run [0-9a-f-]{36}: 1 tiles queued \(change\)$/m);
+    expect(r.stdout).not.toMatch(/warning/);
     expect(r.stdout).toMatch(/巡查 patrol \[#{30}\] 1\/1 tiles, \d+ clues done/);
     expect(r.stdout).toMatch(/巡查面积 patrolled: \d+\.\d km² clear-observed/);
     const runId = /^run ([0-9a-f-]{36})/m.exec(r.stdout)![1];

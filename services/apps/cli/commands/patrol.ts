@@ -128,6 +128,7 @@ export function registerPatrolCommands(cli: Command, loadConfig: () => Config): 
           },
         );
         console.log(`run ${run.id}: ${run.tilesTotal} tiles queued (${run.scenarios.join(', ')})`);
+        if (run.warning) process.stderr.write(`skypatrol: warning: ${run.warning}\n`);
         if (opts.wait || opts.withWorker) {
           const end = await followRun(pool, run.id, { workers: () => queue.getWorkersCount() });
           console.log(summary(end));
