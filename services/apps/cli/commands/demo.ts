@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { hashPassword } from '../../../adapters/auth/crypto.ts';
-import { loadDetector } from '../../../adapters/files/detector-registry.ts';
+import { listDetectorIds, loadDetector } from '../../../adapters/files/detector-registry.ts';
 import { createPool } from '../../../adapters/postgis/pool.ts';
 import { createUser } from '../../../adapters/postgis/user-store.ts';
 import type { Config } from '../../../core/config.ts';
@@ -113,6 +113,9 @@ async function simulatedDemo(
         before: BEFORE,
         after: AFTER,
         sensors: ['sentinel-2-l2a'],
+        // The eight scenarios; the general `change` detector flags every strong spectral change
+        // (hundreds of clues on this region) and is for analysts to run on request.
+        scenarios: (await listDetectorIds(config.detectorsDir)).filter((id) => id !== 'change'),
         actor: 'demo',
       },
     );
