@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRun } from '../../services/adapters/postgis/patrol-store.ts';
 import { enqueueTiles } from '../../services/adapters/redis/patrol-queue.ts';
@@ -112,6 +114,21 @@ describe('patrol runs on the queue', { timeout: 300_000 }, () => {
     const sum = cov.rows.reduce((s, r) => s + r.area_km2, 0);
     expect(sum).toBeGreaterThan(done.coveredKm2! * 0.5);
     expect(sum).toBeLessThanOrEqual(done.coveredKm2! * 1.001);
+    // Every clue is valid and in its county; planted damage is found (the floor is loose: this
+    // is the general change detector; scenario accuracy is the detectors' evaluation).
+    const clueRows = await db.pool.query(
+      `SELECT count(*)::int AS n, count(county_adcode)::int AS with_county, bool_and(ST_IsValid(geom)) AS valid
+         FROM clues WHERE merged_into IS NULL`,
+    );
+    expect(clueRows.rows[0]).toEqual({ n: firstClues.length, with_county: firstClues.length, valid: true });
+    const truth = JSON.parse(await readFile(join(region.dir, 'truth.geojson'), 'utf8'));
+    const hits = await db.pool.query<{ hit: number }>(
+      `SELECT count(*) FILTER (WHERE EXISTS (SELECT 1 FROM clues c WHERE c.merged_into IS NULL AND ST_Intersects(c.geom, t.g)))::int AS hit
+         FROM (SELECT ST_SetSRID(ST_GeomFromGeoJSON(f->>'geometry'), 4326) AS g
+                 FROM jsonb_array_elements($1::jsonb->'features') f WHERE f->'properties'->>'expected' = 'clue') t`,
+      [JSON.stringify(truth)],
+    );
+    expect(hits.rows[0]!.hit).toBeGreaterThan(0);
     // Chain of custody: every new clue records the SHA-256 of its input scenes' assets.
     const custody = await db.pool.query<{
       inputs: {
