@@ -272,7 +272,6 @@ export async function processTile(deps: TileWorkerDeps, job: TileJobData): Promi
       coverage,
       detections: merge.detections,
       stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, Math.round(v)])),
-      wasFailed: false,
     });
     return merge;
   });

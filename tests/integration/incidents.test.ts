@@ -88,7 +88,6 @@ async function run(perTile: Record<string, ClueFeature[]>, coverage = FULL) {
         coverage,
         detections: features.length,
         stages: {},
-        wasFailed: false,
       });
     });
     // A second delivery of the same tile writes nothing.

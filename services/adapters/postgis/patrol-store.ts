@@ -188,15 +188,17 @@ export async function markTileDone(
     coverage: number[][][][] | null;
     detections: number;
     stages: Record<string, number>;
-    wasFailed: boolean;
   },
 ): Promise<void> {
+  // The coverage geometry is built once and its ellipsoidal area taken from the same value.
   await client.query(
-    `UPDATE patrol_tiles SET status = 'done', finished_at = now(), error_code = NULL, error = NULL,
-            detections = $4, stages = $5,
-            coverage = CASE WHEN $3::text IS NULL THEN NULL
-                 ELSE ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON($3), 4326)), 3)) END
-      WHERE run_id = $1 AND tile_id = $2`,
+    `UPDATE patrol_tiles t SET status = 'done', finished_at = now(), error_code = NULL, error = NULL,
+            detections = $4, stages = $5, coverage = c.g,
+            covered_km2 = COALESCE(ST_Area(c.g::geography) / 1e6, 0)
+       FROM (SELECT CASE WHEN $3::text IS NULL THEN NULL
+                    ELSE ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON($3), 4326)), 3))
+                    END AS g) c
+      WHERE t.run_id = $1 AND t.tile_id = $2`,
     [
       t.runId,
       t.tileId,
@@ -204,11 +206,6 @@ export async function markTileDone(
       t.detections,
       JSON.stringify(t.stages),
     ],
-  );
-  await client.query(
-    `UPDATE patrol_tiles SET covered_km2 = COALESCE(ST_Area(coverage::geography) / 1e6, 0)
-      WHERE run_id = $1 AND tile_id = $2`,
-    [t.runId, t.tileId],
   );
   await client.query('UPDATE patrol_runs SET tiles_done = tiles_done + 1 WHERE id = $1', [t.runId]);
 }
