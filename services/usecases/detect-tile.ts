@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { LoadedDetector } from '../adapters/files/detector-registry.ts';
-import type { ModelRunner } from '../adapters/onnx/session.ts';
+import { fusedRunner, fusionGroup, type ModelRunner } from '../adapters/onnx/session.ts';
 import { SkypatrolError } from '../core/errors.ts';
 import type { DetectorManifest, ZoneLayer } from '../domain/detectors/manifest.ts';
 import { polygonize } from '../domain/detectors/polygonize.ts';
@@ -20,7 +20,7 @@ import { CANONICAL_BANDS, type CanonicalBand } from '../domain/imagery/bands.ts'
 import { matchMeanStd } from '../domain/imagery/radiometry.ts';
 import { type ClueFeature, toClueFeature } from './detect-pair.ts';
 import type { TileComposite } from './read-tile.ts';
-import { runOnBands } from './run-model.ts';
+import { runOnBands, runTiledFeeds, type TiledFeed } from './run-model.ts';
 
 export type { TileZones, ZoneRecord } from '../domain/detectors/rules.ts';
 
@@ -153,6 +153,102 @@ export async function probabilityFor(
 }
 
 /**
+ * Probability rasters of several detectors on one tile pair. Detectors whose models can share
+ * a session (same window size and overlap, same operator sets; see adapters/onnx/fuse.ts) run
+ * as one fused ONNX graph, fed once per distinct input tensor, so the features they compute
+ * alike (indices, differences, neighbourhood statistics) are computed once per window. With
+ * `fuse: false` each runs on its own (same numbers; used to measure what fusion saves).
+ */
+export async function probabilitiesFor(
+  detectors: LoadedDetector[],
+  before: TileComposite,
+  after: TileComposite,
+  width: number,
+  height: number,
+  options: { fuse?: boolean } = {},
+): Promise<Map<string, { probability: Float32Array; fallback: boolean }>> {
+  const matched = new Map<string, Float32Array>();
+  const matchedAfter = (b: CanonicalBand) => {
+    let m = matched.get(b);
+    if (!m) {
+      m = matchMeanStd(before.bands[b]!, after.bands[b]!);
+      matched.set(b, m);
+    }
+    return m;
+  };
+  const missing = (b: string) => !hasBand(before, b) || !hasBand(after, b);
+  interface Plan {
+    d: LoadedDetector;
+    runner: ModelRunner;
+    fallback: boolean;
+    feeds: (TiledFeed & { key: string })[];
+  }
+  const plans: Plan[] = detectors.map((d) => {
+    const m = d.manifest;
+    const { runner, bands, fallback } = modelFor(d, before, after);
+    const match = m.inputs.radiometricMatch === 'mean-std';
+    const present = bands.filter((b) => !missing(b));
+    const beforeBands = new Map<CanonicalBand, Float32Array>(present.map((b) => [b, before.bands[b]!]));
+    const afterBands = new Map<CanonicalBand, Float32Array>(
+      present.map((b) => [b, match ? matchedAfter(b) : after.bands[b]!]),
+    );
+    // Packed alike ⇔ same bands in the same order, the same ones missing, the same fill values.
+    const signature = bands
+      .map((b) => `${b}${present.includes(b) ? '' : '!'}=${m.inputs.fallback[b] ?? 0}`)
+      .join(',');
+    const feeds = m.inputs.tensors.map((t) => ({
+      name: t.name,
+      bands: t.date === 'before' ? beforeBands : afterBands,
+      order: bands,
+      fallback: m.inputs.fallback,
+      key: `${t.date}|${t.date === 'after' && match ? 'mean-std' : 'none'}|${signature}`,
+    }));
+    return { d, runner, fallback, feeds };
+  });
+
+  const groups = new Map<string, Plan[]>();
+  plans.forEach((p, i) => {
+    const fusable = options.fuse !== false ? fusionGroup(p.runner) : null;
+    const { size, overlap } = p.d.manifest.tile;
+    const key = fusable === null ? `alone:${i}` : `${size}/${overlap}/${fusable}`;
+    groups.set(key, [...(groups.get(key) ?? []), p]);
+  });
+
+  const out = new Map<string, { probability: Float32Array; fallback: boolean }>();
+  for (const group of groups.values()) {
+    const tile = group[0]!.d.manifest.tile;
+    if (group.length === 1) {
+      const p = group[0]!;
+      const output = p.d.manifest.output.name;
+      const r = await runTiledFeeds(p.runner, tile, width, height, p.feeds, [output]);
+      out.set(p.d.manifest.id, { probability: r.get(output)!, fallback: p.fallback });
+      continue;
+    }
+    const shared = new Map<string, TiledFeed>();
+    const nameOf = (f: TiledFeed & { key: string }) => {
+      let feed = shared.get(f.key);
+      if (!feed) {
+        feed = { ...f, name: `in${shared.size}` };
+        shared.set(f.key, feed);
+      }
+      return feed.name;
+    };
+    const members = group.map((p) => ({
+      runner: p.runner,
+      prefix: p.d.manifest.id,
+      inputs: Object.fromEntries(p.feeds.map((f) => [f.name, nameOf(f)])),
+    }));
+    const fused = await fusedRunner(members);
+    const outputs = group.map((p, i) => fused.outputs[i]![p.d.manifest.output.name]!);
+    const r = await runTiledFeeds(fused.runner, tile, width, height, [...shared.values()], outputs);
+    group.forEach((p, i) => {
+      out.set(p.d.manifest.id, { probability: r.get(outputs[i]!)!, fallback: p.fallback });
+    });
+  }
+  return out;
+}
+
+/**
  * One detector's probability raster → clue features: threshold, polygons (MMU), zoning rule.
  * `threshold`/`minAreaM2` override the manifest (evaluation sweeps them).
  */
@@ -221,6 +317,8 @@ export async function detectTile(args: {
   detectors: LoadedDetector[];
   zones: TileZones;
   windows: { before: { from: string; to: string }; after: { from: string; to: string } };
+  /** Run the detectors as one fused ONNX session where they allow it (default true). */
+  fuse?: boolean;
 }): Promise<{ features: ClueFeature[]; dropped: { scenario: string; rule: string; count: number }[] }> {
   const { tile, before, after, detectors, zones, windows } = args;
   const { width, height } = tile.grid;
@@ -245,8 +343,11 @@ export async function detectTile(args: {
 
   const features: ClueFeature[] = [];
   const dropped: { scenario: string; rule: string; count: number }[] = [];
+  const probabilities = await probabilitiesFor(detectors, before, after, width, height, {
+    ...(args.fuse !== undefined ? { fuse: args.fuse } : {}),
+  });
   for (const d of detectors) {
-    const { probability } = await probabilityFor(d, before, after, width, height);
+    const { probability } = probabilities.get(d.manifest.id)!;
     const r = cluesFromProbability({ detector: d, probability, valid, tile, zones, windows, seen, lonLat });
     features.push(...r.features);
     if (d.manifest.zoning.rule !== 'none')

@@ -66,13 +66,42 @@ export async function runOnBands(
   pair: BandPair,
   options: { outputName?: string; bands?: readonly CanonicalBand[] } = {},
 ): Promise<Float32Array> {
-  const { width, height } = pair;
   const order = (options.bands ?? manifest.inputs.bands) as CanonicalBand[];
-  const { size, overlap } = manifest.tile;
-  const core = Math.max(1, size - 2 * overlap);
-  const out = new Float32Array(width * height);
   const output = options.outputName ?? manifest.output.name;
-  const tensorFor = (date: 'before' | 'after') => (date === 'before' ? pair.before : pair.after);
+  const feeds: TiledFeed[] = manifest.inputs.tensors.map((t) => ({
+    name: t.name,
+    bands: t.date === 'before' ? pair.before : pair.after,
+    order,
+    fallback: manifest.inputs.fallback,
+  }));
+  const out = await runTiledFeeds(runner, manifest.tile, pair.width, pair.height, feeds, [output]);
+  return out.get(output)!;
+}
+
+/** One input tensor of a tiled run: bands packed in `order`, missing bands → `fallback`. */
+export interface TiledFeed {
+  name: string;
+  bands: Map<CanonicalBand, Float32Array>;
+  order: readonly CanonicalBand[];
+  fallback: Record<string, number>;
+}
+
+/**
+ * Run a model (one detector's, or several fused into one) over a width × height raster in
+ * windows of `tile.size` with `tile.overlap` pixels of context on every side, keeping each
+ * window's centre. Returns one single-channel raster per requested output.
+ */
+export async function runTiledFeeds(
+  runner: ModelRunner,
+  tile: { size: number; overlap: number },
+  width: number,
+  height: number,
+  feeds: readonly TiledFeed[],
+  outputs: readonly string[],
+): Promise<Map<string, Float32Array>> {
+  const { size, overlap } = tile;
+  const core = Math.max(1, size - 2 * overlap);
+  const result = new Map<string, Float32Array>(outputs.map((o) => [o, new Float32Array(width * height)]));
 
   for (let cy = 0; cy < height; cy += core) {
     for (let cx = 0; cx < width; cx += core) {
@@ -84,24 +113,27 @@ export async function runOnBands(
       const y1 = Math.min(height, cy + ch + overlap);
       const w = x1 - x0;
       const h = y1 - y0;
-      const feeds: Record<string, { data: Float32Array; dims: number[] }> = {};
-      for (const t of manifest.inputs.tensors) {
-        feeds[t.name] = {
-          data: packWindow(tensorFor(t.date), order, manifest.inputs.fallback, width, x0, y0, w, h),
-          dims: [1, order.length, h, w],
+      const packed: Record<string, { data: Float32Array; dims: number[] }> = {};
+      for (const f of feeds) {
+        packed[f.name] = {
+          data: packWindow(f.bands, f.order, f.fallback, width, x0, y0, w, h),
+          dims: [1, f.order.length, h, w],
         };
       }
-      const result = await runner.run(feeds);
-      const prob = result[output];
-      if (!prob)
-        throw new Error(`model has no output "${output}" (outputs: ${Object.keys(result).join(', ')})`);
-      const channels = prob.dims[1] ?? 1;
-      if (channels !== 1) throw new Error(`runTiled expects a single-channel output, got ${channels}`);
-      for (let y = 0; y < ch; y++) {
-        const srcRow = (cy - y0 + y) * w + (cx - x0);
-        out.set(prob.data.subarray(srcRow, srcRow + cw), (cy + y) * width + cx);
+      const got = await runner.run(packed);
+      for (const output of outputs) {
+        const prob = got[output];
+        if (!prob)
+          throw new Error(`model has no output "${output}" (outputs: ${Object.keys(got).join(', ')})`);
+        const channels = prob.dims[1] ?? 1;
+        if (channels !== 1) throw new Error(`runTiled expects a single-channel output, got ${channels}`);
+        const out = result.get(output)!;
+        for (let y = 0; y < ch; y++) {
+          const srcRow = (cy - y0 + y) * w + (cx - x0);
+          out.set(prob.data.subarray(srcRow, srcRow + cw), (cy + y) * width + cx);
+        }
       }
     }
   }
-  return out;
+  return result;
 }

@@ -12,7 +12,13 @@ import { tileForLonLat } from '../../services/domain/geo/analysis-grid.ts';
 import { DEFAULT_CENTER } from '../../services/simulator/region.ts';
 import { simulate } from '../../services/simulator/simulate.ts';
 import { addStac } from '../../services/usecases/catalog.ts';
-import { bandsFor, detectTile, requiredBandsFor, zonesForTile } from '../../services/usecases/detect-tile.ts';
+import {
+  bandsFor,
+  detectTile,
+  probabilitiesFor,
+  requiredBandsFor,
+  zonesForTile,
+} from '../../services/usecases/detect-tile.ts';
 import { importZones } from '../../services/usecases/import-zones.ts';
 import { compositeTile } from '../../services/usecases/read-tile.ts';
 import { ROOT } from '../support/cli.ts';
@@ -108,4 +114,40 @@ describe('detectTile', () => {
     );
     expect(inside[0]!.n).toBe(0);
   }, 120_000);
+
+  it('one fused ONNX session gives exactly the probabilities of nine separate ones, with and without SWIR', async () => {
+    const tile = tileForLonLat(DEFAULT_CENTER[0], DEFAULT_CENTER[1]);
+    const bands = bandsFor(detectors);
+    const opts = { sensors: ['sentinel-2-l2a'] };
+    const s2Before = (await compositeTile(db.pool, tile, WINDOWS.before, bands, opts))!;
+    const s2After = (await compositeTile(db.pool, tile, WINDOWS.after, bands, opts))!;
+    // As from a sensor without SWIR (GF-1/6): detectors with a no-SWIR model switch to it.
+    const noSwir = (c: typeof s2After) => {
+      const { swir16: _a, swir22: _b, ...rest } = c.bands;
+      return { ...c, bands: rest };
+    };
+    const cases = [
+      { before: s2Before, after: s2After, fallback: false },
+      { before: s2Before, after: noSwir(s2After), fallback: true },
+    ];
+    let compared = 0;
+    for (const { before, after, fallback } of cases) {
+      const { width, height } = tile.grid;
+      const fused = await probabilitiesFor(detectors, before, after, width, height);
+      const alone = await probabilitiesFor(detectors, before, after, width, height, { fuse: false });
+      expect([...fused.keys()].sort()).toEqual(detectors.map((d) => d.manifest.id).sort());
+      for (const d of detectors) {
+        const a = fused.get(d.manifest.id)!;
+        const b = alone.get(d.manifest.id)!;
+        expect(a.fallback).toBe(b.fallback);
+        let maxDiff = 0;
+        for (let i = 0; i < a.probability.length; i++)
+          maxDiff = Math.max(maxDiff, Math.abs(a.probability[i]! - b.probability[i]!));
+        expect(maxDiff, d.manifest.id).toBeLessThan(1e-5);
+      }
+      expect([...fused.values()].some((p) => p.fallback)).toBe(fallback);
+      compared++;
+    }
+    expect(compared).toBe(2);
+  }, 180_000);
 });

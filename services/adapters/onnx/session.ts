@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 import { wrapError } from '../../core/errors.ts';
+import { type FusePart, fuseModels, fusionBlocker, fusionGroupKey } from './fuse.ts';
 
 /**
  * ONNX Runtime sessions, created once per model file and reused across tiles.
@@ -9,6 +10,9 @@ import { wrapError } from '../../core/errors.ts';
 export interface ModelRunner {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** The serialised model (kept so models can be fused into one session). */
+  readonly bytes: Uint8Array;
+  readonly threads: number;
   run(
     feeds: Record<string, { data: Float32Array; dims: number[] }>,
   ): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>>;
@@ -17,8 +21,9 @@ export interface ModelRunner {
 
 export async function loadModel(source: string | Uint8Array, threads = 0): Promise<ModelRunner> {
   let session: ort.InferenceSession;
+  let bytes: Uint8Array;
   try {
-    const bytes = typeof source === 'string' ? await readFile(source) : source;
+    bytes = typeof source === 'string' ? await readFile(source) : source;
     session = await ort.InferenceSession.create(bytes, {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
@@ -31,9 +36,12 @@ export async function loadModel(source: string | Uint8Array, threads = 0): Promi
       `cannot load ONNX model ${typeof source === 'string' ? source : '(bytes)'}`,
     );
   }
-  return {
+  let released = false;
+  const runner: ModelRunner = {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
+    bytes,
+    threads,
     async run(feeds) {
       const tensors: Record<string, ort.Tensor> = {};
       for (const [name, t] of Object.entries(feeds))
@@ -49,7 +57,97 @@ export async function loadModel(source: string | Uint8Array, threads = 0): Promi
       }
     },
     async release() {
+      if (released) return;
+      released = true;
+      releaseFusedWith(runner);
       await session.release();
     },
   };
+  return runner;
+}
+
+// ---------------------------------------------------------------------------------------
+// Fused sessions: several detectors' models run as one graph (see fuse.ts), built on first
+// use for a combination of models and feeds and kept while those models are loaded.
+
+export interface FusedMember {
+  runner: ModelRunner;
+  /** Unique within the fused model (the detector id). */
+  prefix: string;
+  /** The member's graph input name → shared feed name. */
+  inputs: Record<string, string>;
+}
+
+export interface FusedRunner {
+  runner: ModelRunner;
+  /** Per member (same order): its output name → fused output name. */
+  outputs: Record<string, string>[];
+}
+
+const runnerIds = new WeakMap<ModelRunner, number>();
+let nextRunnerId = 1;
+function runnerId(r: ModelRunner): number {
+  let id = runnerIds.get(r);
+  if (id === undefined) {
+    id = nextRunnerId++;
+    runnerIds.set(r, id);
+  }
+  return id;
+}
+
+interface FusedEntry {
+  members: ModelRunner[];
+  fused: Promise<FusedRunner>;
+}
+/** A handful of combinations at most (full bands, no-SWIR fallback); oldest dropped beyond. */
+const MAX_FUSED = 8;
+const fusedCache = new Map<string, FusedEntry>();
+
+function dropFused(key: string): void {
+  const e = fusedCache.get(key);
+  if (!e) return;
+  fusedCache.delete(key);
+  e.fused.then((f) => f.runner.release()).catch(() => {});
+}
+
+function releaseFusedWith(r: ModelRunner): void {
+  for (const [key, e] of fusedCache) if (e.members.includes(r)) dropFused(key);
+}
+
+/** One session running every member's model on shared feeds; cached per combination. */
+export function fusedRunner(members: FusedMember[]): Promise<FusedRunner> {
+  const key = JSON.stringify(
+    members.map((m) => [runnerId(m.runner), m.prefix, Object.entries(m.inputs).sort()]),
+  );
+  const hit = fusedCache.get(key);
+  if (hit) {
+    fusedCache.delete(key);
+    fusedCache.set(key, hit);
+    return hit.fused;
+  }
+  const fused = (async () => {
+    const parts: FusePart[] = members.map((m) => ({
+      prefix: m.prefix,
+      bytes: m.runner.bytes,
+      inputs: m.inputs,
+    }));
+    const model = fuseModels(parts);
+    const threads = Math.max(...members.map((m) => m.runner.threads));
+    return { runner: await loadModel(model.bytes, threads), outputs: model.outputs };
+  })();
+  fusedCache.set(key, { members: members.map((m) => m.runner), fused });
+  fused.catch(() => fusedCache.delete(key));
+  while (fusedCache.size > MAX_FUSED) dropFused(fusedCache.keys().next().value as string);
+  return fused;
+}
+
+const fusionInfos = new WeakMap<ModelRunner, { group: string | null }>();
+/** The fusion group of a runner's model (models of one group can share a session), or null. */
+export function fusionGroup(r: ModelRunner): string | null {
+  let info = fusionInfos.get(r);
+  if (!info) {
+    info = { group: fusionBlocker(r.bytes) ? null : fusionGroupKey(r.bytes) };
+    fusionInfos.set(r, info);
+  }
+  return info.group;
 }
