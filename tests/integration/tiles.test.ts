@@ -8,6 +8,7 @@ import Pbf from 'pbf';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword, newApiToken, sha256Hex } from '../../services/adapters/auth/crypto.ts';
+import { mortonKey, POINT_MAX_ZOOM, tileKeyRange } from '../../services/adapters/postgis/mvt-store.ts';
 import { createApiToken, createUser } from '../../services/adapters/postgis/user-store.ts';
 import { toLonLatFn } from '../../services/domain/geo/crs.ts';
 import { lonLatToTile, tileBounds3857 } from '../../services/domain/geo/webmercator.ts';
@@ -344,6 +345,78 @@ describe('vector tiles', () => {
     }
     const gone = decode((await app.inject(url('clues', t))).rawPayload).layers.clues!.feature(0);
     expect(gone.properties.count).toBe(3);
+  });
+
+  it('selects a tile’s clues by Morton code range exactly as its envelope does, at every clustered zoom', async () => {
+    // The key the database keeps equals the one the store computes for the same pixel.
+    const { rows: keys } = await db.pool.query<{ ix: number; iy: number; key: string }>(
+      'SELECT tile_ix AS ix, tile_iy AS iy, tile_key::text AS key FROM clues',
+    );
+    expect(keys.length).toBeGreaterThan(3);
+    for (const k of keys) expect(mortonKey(k.ix, k.iy).toString()).toBe(k.key);
+    // Every tile holding a clue, z0–z11: the key range selects the clues whose point lies in
+    // the tile (half-open, so a point on an edge belongs to one tile only).
+    const { rows: pts } = await db.pool.query<{ lon: number; lat: number }>(
+      'SELECT ST_X(ST_Transform(tile_point, 4326)) AS lon, ST_Y(ST_Transform(tile_point, 4326)) AS lat FROM clues',
+    );
+    for (let z = 0; z <= POINT_MAX_ZOOM; z++) {
+      for (const t of new Map(
+        pts.map((p) => [JSON.stringify(lonLatToTile(p.lon, p.lat, z)), lonLatToTile(p.lon, p.lat, z)]),
+      ).values()) {
+        const r = tileKeyRange(t);
+        const { rows } = await db.pool.query<{ by_key: number; by_env: number }>(
+          `SELECT count(*) FILTER (WHERE tile_key >= $4::bigint AND tile_key < $5::bigint)::int AS by_key,
+                  count(*) FILTER (WHERE ST_X(tile_point) >= ST_XMin(e) AND ST_X(tile_point) < ST_XMax(e)
+                                     AND ST_Y(tile_point) > ST_YMin(e) AND ST_Y(tile_point) <= ST_YMax(e))::int AS by_env
+             FROM clues, ST_TileEnvelope($1, $2, $3) e`,
+          [t.z, t.x, t.y, r.lo.toString(), r.hi.toString()],
+        );
+        expect({ z, ...rows[0] }).toEqual({ z, by_key: rows[0]!.by_env, by_env: rows[0]!.by_env });
+        expect(rows[0]!.by_key).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it('keeps clusters and points fresh when a clue moves, appears or goes (the key follows the geometry)', async () => {
+    const z8 = lonLatToTile(119.05, 49.05, 8);
+    const z11 = lonLatToTile(119.0505, 49.0405, 11);
+    const count8 = async () => {
+      const r = await app.inject(url('clues', z8));
+      return r.statusCode === 204
+        ? 0
+        : (decode(r.rawPayload).layers.clues!.feature(0).properties.count as number);
+    };
+    const ids11 = async () => {
+      const r = await app.inject(url('clues', z11));
+      if (r.statusCode === 204) return [];
+      const l = decode(r.rawPayload).layers.clues!;
+      return Array.from({ length: l.length }, (_, i) => l.feature(i).id).sort((a, b) => Number(a) - Number(b));
+    };
+    const c0 = await count8();
+    const p0 = await ids11();
+    const e = await insertClue(119.0512, 49.0412, {
+      scenario: 'mine',
+      status: 'new',
+      confidence: 0.7,
+      date: '2025-06-03',
+    });
+    try {
+      expect(await count8()).toBe(c0 + 1);
+      expect(await ids11()).toEqual([...p0, e].sort((a, b) => Number(a) - Number(b)));
+      // Moved far away (another tile at both zooms): gone from both, as the trigger re-keys it.
+      await db.pool.query(`UPDATE clues SET geom = ST_SetSRID(ST_GeomFromGeoJSON($1), 4326) WHERE id = $2`, [
+        square(124.5, 52.5),
+        e,
+      ]);
+      expect(await count8()).toBe(c0);
+      expect(await ids11()).toEqual(p0);
+      const far = lonLatToTile(124.5005, 52.5005, 8);
+      const moved = decode((await app.inject(url('clues', far))).rawPayload).layers.clues!;
+      expect(moved.feature(0).id).toBe(e);
+    } finally {
+      await db.pool.query('DELETE FROM clues WHERE id = $1', [e]);
+    }
+    expect(await count8()).toBe(c0);
   });
 
   it('serves patrol coverage and zones (filtered by kind)', async () => {

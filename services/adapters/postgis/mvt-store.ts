@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { TileCoord } from '../../domain/geo/webmercator.ts';
 import { Lru } from '../cache/lru.ts';
@@ -114,43 +115,80 @@ function finish(layer: string, inner: string): string {
 const CLUE_PROPS = `c.scenario, c.status, c.confidence::float8 AS confidence, round(c.area_mu::numeric, 3)::float8 AS area_mu,
             c.priority::int AS priority, c.last_seen::text AS last_seen`;
 
+/** Bits per axis of the integer pixel grid of `clues.tile_ix/tile_iy` (zoom 23 of 256 px tiles). */
+export const KEY_BITS = 31;
+
+function spread(v: bigint): bigint {
+  let x = v & 0x7fffffffn;
+  x = (x | (x << 16n)) & 0x0000ffff0000ffffn;
+  x = (x | (x << 8n)) & 0x00ff00ff00ff00ffn;
+  x = (x | (x << 4n)) & 0x0f0f0f0f0f0f0f0fn;
+  x = (x | (x << 2n)) & 0x3333333333333333n;
+  x = (x | (x << 1n)) & 0x5555555555555555n;
+  return x;
+}
+
+/** Morton code of the zoom-23 pixel (ix, iy), as `skypatrol_morton` in the database computes it. */
+export function mortonKey(ix: number, iy: number): bigint {
+  return spread(BigInt(ix)) | (spread(BigInt(iy)) << 1n);
+}
+
+/**
+ * The `clues.tile_key` range [lo, hi) of a tile: the codes of its pixels are contiguous, so a
+ * tile is one index range scan. Also the tile's origin in zoom-23 pixels.
+ */
+export function tileKeyRange(t: TileCoord): { lo: bigint; hi: bigint; x0: number; y0: number } {
+  const shift = KEY_BITS - t.z;
+  const x0 = t.x * 2 ** shift;
+  const y0 = t.y * 2 ** shift;
+  const lo = mortonKey(x0, y0);
+  return { lo, hi: lo + (1n << BigInt(2 * shift)), x0, y0 };
+}
+
+/**
+ * Clusters and points select clues by their Morton code range: with the covering index
+ * `clues_tile_key_idx` that is an index-only scan (no heap, no geometry) when the filters use
+ * only the columns it carries. Placeholders $1..$5: z, x0, y0 (tile origin in zoom-23 pixels),
+ * lo, hi. Positions are integer arithmetic on the zoom-23 pixels straight into the tile's 4096
+ * extent (one unit = 2^(19−z) pixels), so no geometry is built per clue.
+ */
 function clueTileSql(z: number, f: ClueFilter, args: SqlArgs): string {
   const conditions = clueConditions(f, args);
+  const where = ['c.tile_key >= $4::bigint', 'c.tile_key < $5::bigint', ...conditions].join(' AND ');
+  // One MVT unit in zoom-23 pixels: 2^(KEY_BITS − 12 − z) (z ≤ POINT_MAX_ZOOM < 19).
+  const unit = `(1 << (${KEY_BITS - Math.log2(MVT_EXTENT)} - $1::int))::float8`;
   if (z <= CLUSTER_MAX_ZOOM) {
-    // Cells of CLUSTER_CELL_PX screen pixels: plain arithmetic on the stored 3857 points, then
-    // one point per non-empty cell at the mean position of its clues.
-    const cells = 256 / CLUSTER_CELL_PX;
-    const where = ['c.tile_point && bounds.env', ...conditions];
-    return `WITH bounds AS (SELECT ST_TileEnvelope($1, $2, $3) AS env),
-      cell AS (SELECT (ST_XMax(env) - ST_XMin(env)) / ${cells} AS size, ST_XMin(env) AS x0, ST_YMax(env) AS y1, env FROM bounds),
-      grouped AS (
+    // A cell of CLUSTER_CELL_PX screen pixels is 2^(KEY_BITS − z − log2(256 / cell)) zoom-23
+    // pixels a side: its clues share the code's high bits. One point per non-empty cell at
+    // the mean position of its clues.
+    const cellBits = Math.log2(256 / CLUSTER_CELL_PX);
+    return `WITH grouped AS (
         SELECT min(c.id) AS id, count(*)::int AS count, max(c.priority)::int AS max_priority,
                max(c.confidence)::real AS max_confidence, true AS cluster,
-               avg(ST_X(c.tile_point)) AS x, avg(ST_Y(c.tile_point)) AS y
-          FROM clues c, cell AS bounds
-         WHERE ${where.join(' AND ')}
-         GROUP BY floor((ST_X(c.tile_point) - bounds.x0) / bounds.size), floor((bounds.y1 - ST_Y(c.tile_point)) / bounds.size)),
+               avg(c.tile_ix::float8) AS ix, avg(c.tile_iy::float8) AS iy
+          FROM clues c
+         WHERE ${where}
+         GROUP BY c.tile_key >> (2 * (${KEY_BITS - cellBits} - $1::int))),
       features AS (
         SELECT g.id, g.count, g.max_priority, g.max_confidence, g.cluster,
-               ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(g.x, g.y), 3857), cell.env, ${MVT_EXTENT}, 0, false) AS geom
-          FROM grouped g, cell)
+               ST_MakePoint(floor((g.ix - $2::float8) / ${unit} + 0.5), floor((g.iy - $3::float8) / ${unit} + 0.5)) AS geom
+          FROM grouped g)
     SELECT ST_AsMVT(features.*, 'clues', ${MVT_EXTENT}, 'geom', 'id') AS mvt, count(*)::int AS n
-      FROM features WHERE geom IS NOT NULL`;
+      FROM features`;
   }
   if (z <= POINT_MAX_ZOOM) {
-    const where = ['c.tile_point && bounds.env', ...conditions];
-    return `WITH bounds AS (SELECT ST_TileEnvelope($1, $2, $3) AS env),
-      features AS (
-        SELECT c.id, ${CLUE_PROPS}, ST_AsMVTGeom(c.tile_point, bounds.env, ${MVT_EXTENT}, 0, false) AS geom
-          FROM clues c, bounds WHERE ${where.join(' AND ')})
+    return `WITH features AS (
+        SELECT c.id, ${CLUE_PROPS},
+               ST_MakePoint(floor((c.tile_ix - $2::float8) / ${unit} + 0.5), floor((c.tile_iy - $3::float8) / ${unit} + 0.5)) AS geom
+          FROM clues c WHERE ${where})
     SELECT ST_AsMVT(features.*, 'clues', ${MVT_EXTENT}, 'geom', 'id') AS mvt, count(*)::int AS n
-      FROM features WHERE geom IS NOT NULL`;
+      FROM features`;
   }
-  const where = ['c.geom && bounds.env4326', ...conditions];
+  const whereGeom = ['c.geom && bounds.env4326', ...conditions];
   return finish(
     'clues',
     `SELECT c.id, ${CLUE_PROPS}, ${mvtGeom('c.geom')} AS geom
-       FROM clues c, bounds WHERE ${where.join(' AND ')}`,
+       FROM clues c, bounds WHERE ${whereGeom.join(' AND ')}`,
   );
 }
 
@@ -185,11 +223,18 @@ const VERSION_SEQUENCE: Record<VectorLayer, string> = {
   zones: 'tile_version_zones',
 };
 
+export interface RenderedVectorTile {
+  mvt: Buffer;
+  features: number;
+  /** Strong ETag of the bytes, computed once per render (a cached tile is not hashed again). */
+  etag: string;
+}
+
 /** Rendered tiles by layer, data version, tile and filter; a minute at most (see the migration). */
-const cache = new Lru<{ mvt: Buffer; features: number }>(20_000, 128 * 1024 * 1024, () => {}, 60_000);
+const cache = new Lru<RenderedVectorTile>(20_000, 128 * 1024 * 1024, () => {}, 60_000);
 let cacheEnabled = true;
 /** Renders under way, by cache key, so concurrent requests for one tile share one query. */
-const inflight = new Map<string, Promise<{ mvt: Buffer; features: number }>>();
+const inflight = new Map<string, Promise<RenderedVectorTile>>();
 
 /** Turn the rendered-tile cache off (benchmarks of the uncached path) or on. */
 export function setMvtCacheEnabled(on: boolean): void {
@@ -215,7 +260,7 @@ export async function vectorTile(
   layer: VectorLayer,
   tile: TileCoord,
   filter: ClueFilter | CoverageFilter | ZoneFilter,
-): Promise<{ mvt: Buffer; features: number; cached: boolean }> {
+): Promise<RenderedVectorTile & { cached: boolean }> {
   if (cacheEnabled) {
     const key = `${layer}|${await dataVersion(pool, layer)}|${tile.z}/${tile.x}/${tile.y}|${JSON.stringify(filter)}`;
     const hit = cache.get(key);
@@ -241,17 +286,40 @@ async function renderTile(
   layer: VectorLayer,
   tile: TileCoord,
   filter: ClueFilter | CoverageFilter | ZoneFilter,
-): Promise<{ mvt: Buffer; features: number }> {
-  const args = new SqlArgs([tile.z, tile.x, tile.y]);
+): Promise<RenderedVectorTile> {
+  let args: SqlArgs;
+  if (layer === 'clues' && tile.z <= POINT_MAX_ZOOM) {
+    const r = tileKeyRange(tile);
+    args = new SqlArgs([tile.z, r.x0, r.y0, r.lo.toString(), r.hi.toString()]);
+  } else {
+    args = new SqlArgs([tile.z, tile.x, tile.y]);
+  }
   const sql =
     layer === 'clues'
       ? clueTileSql(tile.z, filter as ClueFilter, args)
       : layer === 'coverage'
         ? coverageTileSql(filter as CoverageFilter, args)
         : zoneTileSql(filter as ZoneFilter, args);
-  const { rows } = await pool.query<{ mvt: Buffer | null; n: number }>(sql, args.values);
+  // Named (prepared once per connection): a tile query is planned once, not per tile. The
+  // text depends only on the zoom class and which filters are set, so there are few of them.
+  const { rows } = await pool.query<{ mvt: Buffer | null; n: number }>({
+    name: statementName(sql),
+    text: sql,
+    values: args.values,
+  });
   const r = rows[0];
-  return { mvt: r?.mvt ?? Buffer.alloc(0), features: r?.n ?? 0 };
+  const mvt = r?.mvt ?? Buffer.alloc(0);
+  return { mvt, features: r?.n ?? 0, etag: `"${createHash('sha1').update(mvt).digest('base64url')}"` };
+}
+
+const statementNames = new Map<string, string>();
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `mvt_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
+    if (statementNames.size < 1000) statementNames.set(sql, name);
+  }
+  return name;
 }
 
 /** [west, south, east, north] of a layer's data, or null when it is empty. */

@@ -157,11 +157,11 @@ export async function tileRoutes(app: FastifyInstance): Promise<void> {
       const tile = tileOf(p);
       let filter = layerFilter(p.layer, req.query as TileQuery);
       if (p.layer === 'clues') filter = await scopedClueFilter(req, filter as ClueFilter);
-      const { mvt, features } = await vectorTile(app.deps.pool, p.layer, tile, filter);
+      const { mvt, features, etag } = await vectorTile(app.deps.pool, p.layer, tile, filter);
       if (features === 0 || mvt.byteLength === 0) {
         return reply.status(204).header('cache-control', `public, max-age=${MVT_MAX_AGE[p.layer]}`).send();
       }
-      return sendCached(req, reply, mvt, 'application/vnd.mapbox-vector-tile', MVT_MAX_AGE[p.layer]);
+      return sendCached(req, reply, mvt, 'application/vnd.mapbox-vector-tile', MVT_MAX_AGE[p.layer], etag);
     },
   );
 
