@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { SkypatrolError } from './errors.ts';
 
@@ -43,7 +44,33 @@ const EnvSchema = z.object({
     .refine((u) => /^smtps?:/.test(u), 'must be an smtp:// or smtps:// URL')
     .optional(),
   SKYPATROL_MAIL_FROM: z.string().min(3).optional(),
+  SKYPATROL_WEBHOOK_ALLOW_NETS: z
+    .string()
+    .refine(
+      (v) => parseNetList(v) !== null,
+      'comma-separated IP networks, e.g. 127.0.0.0/8,10.20.0.0/16,::1/128',
+    )
+    .optional(),
 });
+
+/**
+ * SKYPATROL_WEBHOOK_ALLOW_NETS: "a.b.c.d/n, x:y::/n, a.b.c.d" → the networks (null when one is
+ * not an IP network with a valid prefix length). Empty or unset: none.
+ */
+export function parseNetList(v: string | undefined): string[] | null {
+  const nets = (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const n of nets) {
+    const [addr = '', bits, extra] = n.split('/');
+    const family = isIP(addr);
+    if (!family || extra !== undefined) return null;
+    if (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)))
+      return null;
+  }
+  return nets;
+}
 
 export interface Config {
   databaseUrl: string;
@@ -73,6 +100,11 @@ export interface Config {
   smtpUrl?: string;
   /** From: of notification e-mail (default "天巡 Skypatrol <skypatrol@localhost>"). */
   mailFrom?: string;
+  /**
+   * Networks webhooks may reach although loopback, link-local or private (the SSRF guard
+   * refuses those by default): SKYPATROL_WEBHOOK_ALLOW_NETS, e.g. ["10.20.0.0/16"].
+   */
+  webhookAllowNets: string[];
 }
 
 /** Parse configuration from an environment map; throws CONFIG_INVALID naming every bad key. */
@@ -105,5 +137,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxTiles: e.SKYPATROL_MAX_TILES,
     ...(e.SKYPATROL_SMTP_URL ? { smtpUrl: e.SKYPATROL_SMTP_URL } : {}),
     ...(e.SKYPATROL_MAIL_FROM ? { mailFrom: e.SKYPATROL_MAIL_FROM } : {}),
+    webhookAllowNets: parseNetList(e.SKYPATROL_WEBHOOK_ALLOW_NETS) ?? [],
   };
 }

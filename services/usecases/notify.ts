@@ -12,7 +12,7 @@ import {
   recordAttempt,
   setDigestClueCount,
 } from '../adapters/postgis/notify-store.ts';
-import type { Config } from '../core/config.ts';
+import { type Config, parseNetList } from '../core/config.ts';
 import {
   clueMail,
   clueWebhookPayload,
@@ -35,6 +35,20 @@ export interface NotifierDeps {
   pool: pg.Pool;
   /** null: e-mail subscriptions fail (and are retried) until SMTP is configured. */
   mailer: Mailer | null;
+  /**
+   * Networks webhooks may reach although loopback, link-local or private (config
+   * webhookAllowNets). Unset: SKYPATROL_WEBHOOK_ALLOW_NETS of the environment, else none.
+   */
+  webhookAllowNets?: readonly string[];
+}
+
+/** The notifier's dependencies as the configuration says (mailer, webhook allow-list). */
+export function notifierDeps(config: Config, pool: pg.Pool): NotifierDeps {
+  return { pool, mailer: mailerFor(config), webhookAllowNets: config.webhookAllowNets };
+}
+
+function allowNetsOf(deps: NotifierDeps): readonly string[] {
+  return deps.webhookAllowNets ?? parseNetList(process.env.SKYPATROL_WEBHOOK_ALLOW_NETS) ?? [];
 }
 
 export interface NotifyOptions {
@@ -86,6 +100,7 @@ async function deliver(
       payload: webhook.payload,
       timeoutMs: opts.timeoutMs,
       now: opts.now,
+      allowNets: allowNetsOf(deps),
     });
   }
   if (!deps.mailer) return { ok: false, detail: 'SKYPATROL_SMTP_URL is not set: e-mail cannot be sent' };
@@ -258,7 +273,7 @@ export function startNotifier(
     onError?: (err: unknown) => void;
   } = {},
 ): NotifierHandle {
-  const deps: NotifierDeps = { pool, mailer: mailerFor(config) };
+  const deps = notifierDeps(config, pool);
   const interval = Math.max(1, opts.intervalSeconds ?? 30) * 1000;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;

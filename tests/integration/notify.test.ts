@@ -10,8 +10,8 @@ import { build } from '../../services/apps/api/app.ts';
 import { loadConfig } from '../../services/core/config.ts';
 import {
   chinaDay,
-  mailerFor,
   type NotifierDeps,
+  notifierDeps,
   runDigest,
   runNotifications,
 } from '../../services/usecases/notify.ts';
@@ -42,6 +42,8 @@ interface Received {
 
 let db: TestDatabase;
 let app: FastifyInstance;
+/** The API with no webhook allow-list (the default configuration). */
+let strictApp: FastifyInstance;
 let smtp: SMTPServer;
 let smtpPort: number;
 let http: Server;
@@ -209,14 +211,21 @@ beforeAll(async () => {
     SKYPATROL_LOG_LEVEL: 'silent',
     SKYPATROL_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
     SKYPATROL_MAIL_FROM: '天巡 Skypatrol <notify@skypatrol.test>',
+    // The receiver is on loopback, which the SSRF guard refuses unless allowed.
+    SKYPATROL_WEBHOOK_ALLOW_NETS: '127.0.0.0/8',
   });
   app = await build(config, { pool: db.pool });
-  deps = { pool: db.pool, mailer: mailerFor(config) };
+  strictApp = await build(
+    loadConfig({ DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), SKYPATROL_LOG_LEVEL: 'silent' }),
+    { pool: db.pool },
+  );
+  deps = notifierDeps(config, db.pool);
 });
 
 afterAll(async () => {
   deps?.mailer?.close();
   await app?.close();
+  await strictApp?.close();
   await new Promise<void>((ok) => (smtp ? smtp.close(() => ok()) : ok()));
   await new Promise<void>((ok) => (http ? http.close(() => ok()) : ok()));
   await db?.drop();
@@ -320,6 +329,54 @@ describe('subscriptions API', () => {
     );
     expect((await db.pool.query('SELECT bool_and(active) AS a FROM notify_subscriptions')).rows[0].a).toBe(
       true,
+    );
+  });
+
+  it('refuses webhooks to loopback, link-local, private and ULA addresses (SSRF guard), by name too, writing nothing', async () => {
+    const before = (await db.pool.query('SELECT count(*)::int AS n FROM notify_subscriptions')).rows[0].n;
+    const port = new URL(hookUrl).port;
+    const refuse = async (a: FastifyInstance, target: string, why: RegExp) => {
+      const r = await a.inject({
+        method: 'POST',
+        url: '/users/me/subscriptions',
+        headers: bearer(tokens.pros),
+        payload: { channel: 'webhook', target },
+      });
+      expect({ target, status: r.statusCode, code: r.json().code }).toEqual({
+        target,
+        status: 400,
+        code: 'WEBHOOK_TARGET_REFUSED',
+      });
+      expect(r.json().message).toMatch(why);
+    };
+    // The default configuration: the test receiver itself is refused, by address and by name.
+    await refuse(strictApp, hookUrl, /loopback/);
+    await refuse(strictApp, `http://localhost:${port}/skypatrol-hook`, /resolves to .*loopback/);
+    await refuse(strictApp, 'http://169.254.169.254/latest/meta-data/iam/', /link-local \(cloud metadata\)/);
+    await refuse(strictApp, 'http://10.0.0.8/hook', /private/);
+    await refuse(strictApp, 'https://192.168.1.1/hook', /private/);
+    await refuse(strictApp, 'http://[::1]:8080/hook', /loopback/);
+    await refuse(strictApp, 'http://[fd00::5]/hook', /unique local/);
+    // Allowing 127.0.0.0/8 allows that, nothing else.
+    await refuse(app, 'http://169.254.169.254/latest/meta-data/', /link-local/);
+    await refuse(app, 'http://172.20.0.1/hook', /private/);
+    // PATCH to a refused target is refused too, and leaves the subscription as it was.
+    const sub = (await app.inject({ url: '/users/me/subscriptions', headers: bearer(tokens.pros) }))
+      .json()
+      .subscriptions.find((s: { channel: string }) => s.channel === 'webhook');
+    const patched = await app.inject({
+      method: 'PATCH',
+      url: `/users/me/subscriptions/${sub.id}`,
+      headers: bearer(tokens.pros),
+      payload: { target: 'http://169.254.169.254/latest/meta-data/' },
+    });
+    expect(patched.statusCode).toBe(400);
+    expect(patched.json().code).toBe('WEBHOOK_TARGET_REFUSED');
+    expect(
+      (await db.pool.query('SELECT target FROM notify_subscriptions WHERE id = $1', [sub.id])).rows[0].target,
+    ).toBe(hookUrl);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM notify_subscriptions')).rows[0].n).toBe(
+      before,
     );
   });
 
@@ -576,6 +633,7 @@ describe('delivery', () => {
     const r = await runCli(['notify', 'run', '--once'], {
       DATABASE_URL: db.url,
       SKYPATROL_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+      SKYPATROL_WEBHOOK_ALLOW_NETS: '127.0.0.0/8',
     });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);

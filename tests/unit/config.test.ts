@@ -31,7 +31,16 @@ describe('loadConfig', () => {
       reconcileMs: 30_000,
       maxTiles: 20_000,
       publicUrl: 'http://localhost:8080',
+      webhookAllowNets: [],
     });
+  });
+
+  it('reads the webhook allow-list (IP networks, comma-separated) and refuses anything else', () => {
+    expect(
+      loadConfig({ SKYPATROL_WEBHOOK_ALLOW_NETS: '127.0.0.0/8, 10.20.0.0/16,::1,fd00::/8' }).webhookAllowNets,
+    ).toEqual(['127.0.0.0/8', '10.20.0.0/16', '::1', 'fd00::/8']);
+    for (const bad of ['localhost', '10.0.0.0/33', '10.0.0.0/8/1', '::1/129', 'example.com/8'])
+      expect(() => loadConfig({ SKYPATROL_WEBHOOK_ALLOW_NETS: bad })).toThrow(/SKYPATROL_WEBHOOK_ALLOW_NETS/);
   });
 
   it('requires login by default in production, and as SKYPATROL_REQUIRE_LOGIN says otherwise', () => {

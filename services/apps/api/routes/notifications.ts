@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { randomToken } from '../../../adapters/auth/crypto.ts';
+import { allowList, vetWebhookTarget, WebhookTargetRefused } from '../../../adapters/notify/webhook.ts';
 import {
   type Channel,
   createSubscription,
@@ -80,8 +81,16 @@ function checkAoi(raw: unknown): unknown {
 const EMAIL =
   /^[^@\s<>",;()[\]\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$|^[^@\s<>",;()[\]\\]{1,64}@localhost$/;
 
-/** Checks a target for its channel; returns it normalised. */
-function checkTarget(channel: Channel, raw: string): string {
+/** How long registration waits for DNS before leaving the check to delivery. */
+const REGISTRATION_DNS_MS = 2000;
+
+/**
+ * Checks a target for its channel; returns it normalised. A webhook must pass the SSRF guard
+ * (throws WebhookTargetRefused): a literal address, or every address the name resolves to now,
+ * outside loopback, link-local and private ranges unless SKYPATROL_WEBHOOK_ALLOW_NETS allows
+ * it. A name that does not resolve (yet) is accepted: every delivery checks again.
+ */
+async function checkTarget(channel: Channel, raw: string, allowNets: readonly string[]): Promise<string> {
   const target = raw.trim();
   if (channel === 'email') {
     if (!EMAIL.test(target))
@@ -102,7 +111,36 @@ function checkTarget(channel: Channel, raw: string): string {
       'webhook target must not carry credentials; the signature authenticates',
     );
   if (url.hash) throw new SkypatrolError('VALIDATION', 'webhook target must not have a #fragment');
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      vetWebhookTarget(url, allowList(allowNets)),
+      new Promise((ok) => {
+        timer = setTimeout(ok, REGISTRATION_DNS_MS);
+      }),
+    ]);
+  } catch (err) {
+    if (err instanceof WebhookTargetRefused) throw err;
+    // DNS failed: not a reason to refuse now (delivery checks every time).
+  } finally {
+    clearTimeout(timer);
+  }
   return url.toString();
+}
+
+/** checkTarget, answering 400 WEBHOOK_TARGET_REFUSED itself when the SSRF guard refuses. */
+async function targetOrRefusal(
+  reply: FastifyReply,
+  channel: Channel,
+  raw: string,
+  allowNets: readonly string[],
+): Promise<{ target: string } | { refused: FastifyReply }> {
+  try {
+    return { target: await checkTarget(channel, raw, allowNets) };
+  } catch (err) {
+    if (!(err instanceof WebhookTargetRefused)) throw err;
+    return { refused: reply.status(400).send({ code: err.code, message: err.message }) };
+  }
 }
 
 function view(s: SubscriptionRow, secret?: string) {
@@ -173,10 +211,12 @@ export async function notificationRoutes(app: FastifyInstance): Promise<void> {
         throw new SkypatrolError('VALIDATION', 'secret is for webhooks only');
       const secret = b.channel === 'webhook' ? (b.secret ?? randomToken()) : null;
       const aoi = b.aoi === undefined ? null : checkAoi(b.aoi);
+      const checked = await targetOrRefusal(reply, b.channel, b.target, app.deps.config.webhookAllowNets);
+      if ('refused' in checked) return checked.refused;
       const created = await createSubscription(app.deps.pool, {
         userId: user.id,
         channel: b.channel,
-        target: checkTarget(b.channel, b.target),
+        target: checked.target,
         secret,
         minPriority: b.min_priority ?? 2,
         scenarios: b.scenarios ?? null,
@@ -219,7 +259,7 @@ export async function notificationRoutes(app: FastifyInstance): Promise<void> {
         ),
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const { sid } = req.params as { sid: number };
       const b = req.body as {
         target?: string;
@@ -234,8 +274,19 @@ export async function notificationRoutes(app: FastifyInstance): Promise<void> {
       if (!current) throw new SkypatrolError('NOT_FOUND', `subscription ${sid} does not exist`);
       if (b.secret !== undefined && current.channel !== 'webhook')
         throw new SkypatrolError('VALIDATION', 'secret is for webhooks only');
+      let target: string | undefined;
+      if (b.target !== undefined) {
+        const checked = await targetOrRefusal(
+          reply,
+          current.channel,
+          b.target,
+          app.deps.config.webhookAllowNets,
+        );
+        if ('refused' in checked) return checked.refused;
+        target = checked.target;
+      }
       const updated = await updateSubscription(app.deps.pool, sid, req.user!.id, {
-        ...(b.target !== undefined ? { target: checkTarget(current.channel, b.target) } : {}),
+        ...(target !== undefined ? { target } : {}),
         ...(b.min_priority !== undefined ? { minPriority: b.min_priority } : {}),
         ...(b.scenarios !== undefined ? { scenarios: b.scenarios } : {}),
         ...(b.digest !== undefined ? { digest: b.digest } : {}),
