@@ -5,8 +5,10 @@ import type { BlockCache } from '../adapters/raster/block-cache.ts';
 import { openRaster } from '../adapters/raster/source.ts';
 import { SkypatrolError, wrapError } from '../core/errors.ts';
 import type { AnalysisTile } from '../domain/geo/analysis-grid.ts';
+import type { PolygonCoords } from '../domain/geo/area.ts';
 import { isGeographic } from '../domain/geo/crs.ts';
 import type { Grid } from '../domain/geo/grid.ts';
+import { rasterize } from '../domain/geo/rasterize.ts';
 import type { CanonicalBand } from '../domain/imagery/bands.ts';
 import {
   type CompositeMethod,
@@ -179,6 +181,11 @@ export interface TileComposite extends CompositeResult {
 /**
  * Composite every scene of a time window on a tile. A scene that fails to read is reported
  * and skipped; the composite is built from the rest. Pixels never seen clear stay invalid.
+ *
+ * With the `best` method (the newest clear observation of each pixel wins) scenes are read
+ * newest first and reading stops once every pixel of the tile has a clear observation: the
+ * older scenes could not change the result, so they are not read. `scenes` lists the scenes
+ * used, oldest first; `count` then counts the observations read, not all there are.
  */
 export async function compositeTile(
   pool: pg.Pool,
@@ -191,19 +198,48 @@ export async function compositeTile(
     cache?: BlockCache;
     /** Milliseconds spent reading (fetch + decode + warp) and compositing, accumulated. */
     timings?: { read: number; composite: number };
+    /** Read every scene even when the newer ones already cover the tile (default false). */
+    readAll?: boolean;
   } = {},
 ): Promise<TileComposite | null> {
   const t0 = performance.now();
+  const method = options.method ?? 'best';
   const scenes = await scenesForTile(pool, tile, window, options.sensors);
-  const observations: Observation[] = [];
-  const used: string[] = [];
+  const stopWhenCovered = method === 'best' && !options.readAll;
+  const n = tile.grid.width * tile.grid.height;
+  const covered = new Uint8Array(n);
+  let uncovered = n;
+  // Where each older scene can see on this tile: its footprint less one pixel (footprints of
+  // repeat passes differ by fractions of a pixel; a strict test would read every scene for a
+  // rim no older scene really adds to). Fetched once needed.
+  let reach: Map<string, Uint8Array> | null = null;
+  const moreToSee = async (olderThan: number): Promise<boolean> => {
+    reach ??= await sceneReach(
+      pool,
+      tile,
+      scenes.slice(0, olderThan).map((sc) => sc.id),
+    );
+    for (let k = 0; k < olderThan; k++) {
+      const m = reach.get(scenes[k]!.id);
+      if (!m) return true; // footprint unknown: it might see anything
+      for (let p = 0; p < n; p++) if (m[p] && !covered[p]) return true;
+    }
+    return false;
+  };
+  const read: { index: number; obs: Observation; id: string }[] = [];
   const failed: TileComposite['failed'] = [];
-  for (const scene of scenes) {
+  // Newest first (ties: the later id first, as `composite` prefers the later observation).
+  for (let i = scenes.length - 1; i >= 0; i--) {
+    const scene = scenes[i]!;
     try {
       const r = await readSceneOnTile(scene, tile, bands, options.cache ? { cache: options.cache } : {});
       if (!r) continue;
-      observations.push({ bands: r.bands, valid: r.valid, date: r.date });
-      used.push(scene.id);
+      read.push({ index: i, obs: { bands: r.bands, valid: r.valid, date: r.date }, id: scene.id });
+      if (stopWhenCovered) {
+        uncovered -= markCovered(covered, r);
+        // Done when every pixel is covered, or the rest lie where no older scene looks.
+        if (uncovered === 0 || (i > 0 && !(await moreToSee(i)))) break;
+      }
     } catch (err) {
       const e = wrapError(err, 'SCENE_CORRUPT', `scene ${scene.id}`);
       failed.push({ sceneId: scene.id, code: e.code, message: e.message });
@@ -211,10 +247,62 @@ export async function compositeTile(
       if (!e.retryable) await markSceneFailed(pool, scene.id, e.code, e.message);
     }
   }
+  read.sort((a, b) => a.index - b.index);
+  failed.reverse();
   const t1 = performance.now();
   if (options.timings) options.timings.read += t1 - t0;
-  if (!observations.length) return null;
-  const result = { ...composite(observations, { method: options.method ?? 'best' }), scenes: used, failed };
+  if (!read.length) return null;
+  const result = {
+    ...composite(
+      read.map((r) => r.obs),
+      { method },
+    ),
+    scenes: read.map((r) => r.id),
+    failed,
+  };
   if (options.timings) options.timings.composite += performance.now() - t1;
   return result;
+}
+
+/** The pixels of the tile at least one pixel inside each scene's footprint, by scene id. */
+async function sceneReach(
+  pool: pg.Pool,
+  tile: AnalysisTile,
+  ids: string[],
+): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  if (!ids.length) return out;
+  const ring = JSON.stringify({ type: 'Polygon', coordinates: [tile.polygonLonLat] });
+  const { rows } = await pool.query<{ id: string; reach: string | null }>(
+    `SELECT id, ST_AsGeoJSON(ST_Multi(ST_CollectionExtract(ST_Buffer(
+              ST_Intersection(footprint, ST_SetSRID(ST_GeomFromGeoJSON($2), 4326))::geography, $3)::geometry, 3)), 9) AS reach
+       FROM scenes WHERE id = ANY($1)`,
+    [ids, ring, -Math.abs(tile.grid.resX) * (isGeographic(tile.grid.epsg) ? 111_320 : 1)],
+  );
+  for (const r of rows) {
+    if (!r.reach) continue;
+    const g = JSON.parse(r.reach) as { coordinates: PolygonCoords[] };
+    out.set(r.id, rasterize(tile, g.coordinates));
+  }
+  return out;
+}
+
+/** Mark the pixels `r` observes clear in every band; returns how many were newly covered. */
+function markCovered(covered: Uint8Array, r: TileRead): number {
+  const bands = Object.values(r.bands);
+  let added = 0;
+  for (let p = 0; p < covered.length; p++) {
+    if (covered[p] || !r.valid[p]) continue;
+    let ok = true;
+    for (const b of bands)
+      if (Number.isNaN(b[p]!)) {
+        ok = false;
+        break;
+      }
+    if (ok) {
+      covered[p] = 1;
+      added++;
+    }
+  }
+  return added;
 }

@@ -150,4 +150,35 @@ describe('detectTile', () => {
     }
     expect(compared).toBe(2);
   }, 180_000);
+
+  it('composites newest first and stops reading once older scenes cannot add a pixel: the same pixels as reading every scene', async () => {
+    const tile = tileForLonLat(DEFAULT_CENTER[0], DEFAULT_CENTER[1]);
+    const bands = bandsFor(detectors);
+    let skipped = 0;
+    for (const window of [WINDOWS.before, WINDOWS.after]) {
+      const opts = { sensors: ['sentinel-2-l2a'] };
+      const lazy = (await compositeTile(db.pool, tile, window, bands, opts))!;
+      const all = (await compositeTile(db.pool, tile, window, bands, { ...opts, readAll: true }))!;
+      // Wherever the lazy composite has a pixel, it is the one reading everything gives.
+      let validAll = 0;
+      let lost = 0;
+      for (let p = 0; p < all.valid.length; p++) {
+        if (all.valid[p]) validAll++;
+        if (!lazy.valid[p]) {
+          if (all.valid[p]) lost++;
+          continue;
+        }
+        expect(all.valid[p]).toBe(1);
+        expect(lazy.date[p]).toBe(all.date[p]);
+        for (const b of bands)
+          if (lazy.bands[b]![p] !== all.bands[b]![p]) expect.fail(`${b} differs at ${p}`);
+      }
+      // At most a rim of a pixel at the edge of older footprints is left unread.
+      expect(lost).toBeLessThan(validAll * 0.01);
+      // The scenes used are the newest ones, oldest first.
+      expect(lazy.scenes).toEqual(all.scenes.slice(all.scenes.length - lazy.scenes.length));
+      skipped += all.scenes.length - lazy.scenes.length;
+    }
+    expect(skipped).toBeGreaterThan(0);
+  }, 120_000);
 });

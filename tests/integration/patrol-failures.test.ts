@@ -78,9 +78,11 @@ async function setup(detectorsDir = 'detectors') {
 describe('patrol failures', { timeout: 300_000 }, () => {
   it('a truncated scene fails alone: recorded in the catalog with its reason, the run completes', async () => {
     const { db, plan, wait } = await setup();
+    // The newest scene of the after window: composites read newest first, so it is always read
+    // (older ones only where the newer left pixels unseen).
     const victim = await db.pool.query<{ id: string; href: string }>(
       `SELECT id, assets->'red'->>'href' AS href FROM scenes
-        WHERE sensor = 'sentinel-2-l2a' AND datetime >= '2025-06-01' ORDER BY datetime LIMIT 1`,
+        WHERE sensor = 'sentinel-2-l2a' AND datetime >= '2025-06-01' ORDER BY datetime DESC, id DESC LIMIT 1`,
     );
     const file = new URL(victim.rows[0]!.href).pathname;
     const size = (await readFile(file)).length;
