@@ -9,7 +9,7 @@ import type { ZoneLayer } from '../domain/detectors/manifest.ts';
 import type { ZoneRecord } from '../domain/detectors/rules.ts';
 import type { AnalysisTile } from '../domain/geo/analysis-grid.ts';
 import type { PolygonCoords } from '../domain/geo/area.ts';
-import { fromLonLatFn, toLonLatFn } from '../domain/geo/crs.ts';
+import { toLonLatFn } from '../domain/geo/crs.ts';
 import type { Grid } from '../domain/geo/grid.ts';
 import type { CanonicalBand } from '../domain/imagery/bands.ts';
 import { composite, epochDay } from '../domain/imagery/composite.ts';
