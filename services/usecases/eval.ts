@@ -84,7 +84,7 @@ function pixelsOf(tile: AnalysisTile, coords: ClueFeature['geometry']['coordinat
   return Int32Array.from(out);
 }
 
-interface TruthPx {
+export interface TruthPx {
   id: string;
   scenario: string;
   kind: string;
@@ -165,15 +165,49 @@ export function matchClues(
     if (ignoredSets.some((s, k) => iou(d.px, s, ignored[k]!.px.length) >= MATCH_IOU)) return;
     c.fp++;
   });
-  // Decoys: a decoy is a false clue when a detection overlaps it at IoU ≥ 0.25, or lies at least
-  // half inside it.
   c.decoys = decoys.length;
+  c.decoysHit = decoysHitBy(clues, truth, decoys).size;
+  return c;
+}
+
+/**
+ * Decoys that became a false clue: a detection overlaps the decoy at IoU ≥ 0.25, or lies at least
+ * half inside it — unless the detection is itself a planted unlawful event (it matches a truth
+ * clue of any scenario at IoU ≥ 0.25). Cloud-shadow decoys are whole shadows of one scene
+ * (up to several km², masked in that scene and replaced in composites): a correct clue on
+ * ground that happens to lie under such a shadow is not a lawful change becoming a clue.
+ */
+export function decoysHitBy(
+  clues: { px: Int32Array }[],
+  truth: TruthPx[],
+  decoys: TruthPx[] = truth.filter((t) => t.expected === 'decoy' && t.observable),
+): Set<string> {
+  const hit = new Set<string>();
+  if (!decoys.length || !clues.length) return hit;
+  const inter = (a: Int32Array, b: Set<number>) => {
+    let k = 0;
+    for (const i of a) if (b.has(i)) k++;
+    return k;
+  };
+  const events = truth.filter((t) => t.expected === 'clue').map((t) => ({ t, s: new Set(t.px) }));
+  const falseClues = clues.filter(
+    (d) =>
+      !events.some(({ t, s }) => {
+        const k = inter(d.px, s);
+        return k > 0 && k / (d.px.length + t.px.length - k) >= MATCH_IOU;
+      }),
+  );
   for (const t of decoys) {
     const s = new Set(t.px);
-    if (clues.some((d) => iou(d.px, s, t.px.length) >= MATCH_IOU || overlap(d.px, s) >= d.px.length / 2))
-      c.decoysHit++;
+    if (
+      falseClues.some((d) => {
+        const k = inter(d.px, s);
+        return k > 0 && (k / (d.px.length + t.px.length - k) >= MATCH_IOU || k >= d.px.length / 2);
+      })
+    )
+      hit.add(t.id);
   }
-  return c;
+  return hit;
 }
 
 export interface DetectorEval {
@@ -194,7 +228,7 @@ export interface EvalReport {
   regions: { dir: string; seed: number }[];
   conditions: Condition[];
   detectors: DetectorEval[];
-  /** All detectors together: decoys that became a clue of any detector. */
+  /** All scenario detectors together: decoys that became a clue of any of them. */
   decoys: { hit: number; total: number; rate: number };
   elapsedMs: number;
 }
@@ -204,6 +238,8 @@ export async function evaluate(options: {
   regionDirs: string[];
   conditions: Condition[];
   thresholds?: number[];
+  /** Sweep the precision–recall curve on every condition (default: the first only). */
+  prAllConditions?: boolean;
   log?: (m: string) => void;
 }): Promise<EvalReport> {
   const started = performance.now();
@@ -302,19 +338,12 @@ export async function evaluate(options: {
         add(entry.overall, c);
         if (!entry.cond.has(cond)) entry.cond.set(cond, zero());
         add(entry.cond.get(cond)!, c);
-        // Decoys hit by any detector.
-        for (const t of truth.filter((x) => x.expected === 'decoy' && x.observable)) {
-          const s = new Set(t.px);
-          const hit = clues.some((cl) => {
-            let k = 0;
-            for (const i of cl.px) if (s.has(i)) k++;
-            return k / (cl.px.length + t.px.length - k) >= MATCH_IOU || k >= cl.px.length / 2;
-          });
-          if (hit) anyHit.add(t.id);
-        }
+        // Decoys hit by any scenario detector (the general `change` screen has no zoning rule and
+        // reports lawful changes by design; it is not part of the combined rate).
+        if (d.manifest.zoning.rule !== 'none') for (const id of decoysHitBy(clues, truth)) anyHit.add(id);
         // The precision–recall curve is swept on the first condition only (Sentinel-2 by default):
         // polygons and zoning rules at every threshold are the costly part of an evaluation.
-        for (const th of cond === options.conditions[0] ? thresholds : []) {
+        for (const th of options.prAllConditions || cond === options.conditions[0] ? thresholds : []) {
           if (!entry.pr.has(th)) entry.pr.set(th, zero());
           add(entry.pr.get(th)!, matchClues(run(th), truth, d.manifest.id, valid));
         }
@@ -338,7 +367,7 @@ export async function evaluate(options: {
       overall: scores(e.overall),
       conditions: Object.fromEntries([...e.cond].map(([k, v]) => [k, scores(v)])),
       seeds: regions.map((r) => r.seed),
-      prCondition: options.conditions[0]!,
+      prCondition: options.prAllConditions ? options.conditions.join('+') : options.conditions[0]!,
       pr: [...e.pr]
         .sort((a, b) => a[0] - b[0])
         .map(([threshold, c]) => {
