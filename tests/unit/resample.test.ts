@@ -81,4 +81,28 @@ describe('resampleSameCrs', () => {
   it('throws when the CRS differ', () => {
     expect(() => resampleSameCrs(coarse(), fine({ epsg: 32651 }), 'nearest')).toThrow(/CRS differ/);
   });
+
+  it('on a grid of the same pixels at a whole-pixel offset, copies the source (both methods), NaN outside', () => {
+    // 5×4 source of 10 m; a 4×4 target shifted by (+2, −1) pixels hangs over two edges.
+    const data = Float32Array.from({ length: 20 }, (_, i) => i + 0.25);
+    data[7] = Number.NaN; // a hole in the source stays a hole
+    const src: Raster = {
+      grid: { epsg: 32650, width: 5, height: 4, originX: 500_000, originY: 5_300_000, resX: 10, resY: 10 },
+      data,
+    };
+    const target = fine({ originX: 500_020, originY: 5_300_010 });
+    const expected: number[] = [];
+    for (let r = 0; r < 4; r++)
+      for (let c = 0; c < 4; c++) {
+        const sx = c + 2;
+        const sy = r - 1;
+        expected.push(sx < 5 && sy >= 0 && sy < 4 ? data[sy * 5 + sx]! : Number.NaN);
+      }
+    for (const method of ['bilinear', 'nearest'] as const)
+      expect(Array.from(resampleSameCrs(src, target, method))).toEqual(expected);
+    // The general path (a hair off the pixel edges) agrees where the neighbourhood is whole.
+    const off = resampleSameCrs(src, fine({ originX: 500_020.001, originY: 5_300_010 }), 'bilinear');
+    expect(off[4 * 1 + 0]).toBeCloseTo(expected[4]!, 3);
+    expect(off[4 * 3 + 1]).toBeCloseTo(expected[13]!, 3);
+  });
 });

@@ -27,6 +27,52 @@ export class NativeDeflateDecoder extends BaseDecoder {
     // inflateSync may hand back a slice of a larger (pooled) buffer for small outputs.
     return ownBuffer(inflateSync(new Uint8Array(buffer)));
   }
+
+  /** As BaseDecoder.decode, with horizontal differencing (predictor 2) undone in one tight loop. */
+  override async decode(fileDirectory: unknown, buffer: ArrayBuffer): Promise<ArrayBuffer> {
+    const fd = fileDirectory as PredictorTags;
+    if (fd.Predictor !== 2) return super.decode(fileDirectory, buffer);
+    const block = this.decodeBlock(buffer);
+    return undoHorizontalPredictor(block, fd) ? block : super.decode(fileDirectory, buffer);
+  }
+}
+
+interface PredictorTags {
+  Predictor?: number;
+  StripOffsets?: unknown;
+  TileWidth?: number;
+  TileLength?: number;
+  ImageWidth: number;
+  ImageLength: number;
+  RowsPerStrip?: number;
+  BitsPerSample: number[];
+  PlanarConfiguration?: number;
+}
+
+/**
+ * Undo TIFF predictor 2 in place, exactly as geotiff.js's applyPredictor does (samples as
+ * native-order integers of the block's bit depth, wrapping), but over one typed array instead
+ * of a view and a nested loop per row. Returns false for layouts left to geotiff.js.
+ */
+export function undoHorizontalPredictor(block: ArrayBuffer, fd: PredictorTags): boolean {
+  const bits = fd.BitsPerSample;
+  const b = bits[0];
+  if (!b || bits.some((x) => x !== b) || (b !== 8 && b !== 16 && b !== 32)) return false;
+  const tiled = !fd.StripOffsets;
+  const width = tiled ? fd.TileWidth! : fd.ImageWidth;
+  const height = tiled ? fd.TileLength! : (fd.RowsPerStrip ?? fd.ImageLength);
+  const stride = fd.PlanarConfiguration === 2 ? 1 : bits.length;
+  const bytes = b / 8;
+  const Arr = b === 8 ? Uint8Array : b === 16 ? Uint16Array : Uint32Array;
+  const a = new Arr(block, 0, Math.floor(block.byteLength / bytes));
+  const rowLen = stride * width;
+  for (let r = 0; r < height; r++) {
+    const start = r * rowLen;
+    if (start * bytes >= block.byteLength) break; // a truncated last strip
+    const end = Math.min(start + rowLen, a.length);
+    for (let i = start + stride; i < end; i++) a[i] = a[i]! + a[i - stride]!;
+  }
+  return true;
 }
 
 let geotiffDeflate: (new () => BlockDecoder) | undefined;

@@ -15,8 +15,10 @@ export function resampleSameCrs(src: Raster, target: Grid, method: 'bilinear' | 
   if (src.grid.epsg !== target.epsg) {
     throw new Error(`resampleSameCrs: CRS differ (EPSG:${src.grid.epsg} vs EPSG:${target.epsg})`);
   }
-  const out = new Float32Array(target.width * target.height);
   const s = src.grid;
+  const aligned = alignedOffset(s, target);
+  if (aligned) return shiftCopy(src, target, aligned[0], aligned[1]);
+  const out = new Float32Array(target.width * target.height);
   const sw = s.width;
   const sh = s.height;
   const d = src.data;
@@ -61,6 +63,39 @@ export function resampleSameCrs(src: Raster, target: Grid, method: 'bilinear' | 
       const v = (v00 * (1 - tx) + v10 * tx) * (1 - ty) + (v01 * (1 - tx) + v11 * tx) * ty;
       out[rowOff + c] = Number.isNaN(v) ? nearest : v;
     }
+  }
+  return out;
+}
+
+/**
+ * Whole-pixel offset of `target` in `src` when both share pixel size and pixel edges (a scene
+ * on the analysis grid of its own UTM zone): every target centre then falls on a source
+ * centre, where bilinear and nearest both give the source value.
+ */
+function alignedOffset(s: Grid, t: Grid): [number, number] | null {
+  const same = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.abs(b);
+  if (!same(t.resX, s.resX) || !same(t.resY, s.resY)) return null;
+  const ox = (t.originX - s.originX) / s.resX;
+  const oy = (s.originY - t.originY) / s.resY;
+  const dx = Math.round(ox);
+  const dy = Math.round(oy);
+  if (Math.abs(ox - dx) > 1e-6 || Math.abs(oy - dy) > 1e-6) return null;
+  return [dx, dy];
+}
+
+/** `target` cut from `src` at a whole-pixel offset: rows copied, outside → NaN. */
+function shiftCopy(src: Raster, target: Grid, dx: number, dy: number): Float32Array {
+  const { width: sw, height: sh } = src.grid;
+  const tw = target.width;
+  const out = new Float32Array(tw * target.height).fill(Number.NaN);
+  const c0 = Math.max(0, -dx);
+  const c1 = Math.min(tw, sw - dx);
+  if (c1 <= c0) return out;
+  for (let r = 0; r < target.height; r++) {
+    const sy = r + dy;
+    if (sy < 0 || sy >= sh) continue;
+    const from = sy * sw + dx;
+    out.set(src.data.subarray(from + c0, from + c1), r * tw + c0);
   }
   return out;
 }
