@@ -36,6 +36,8 @@ export const ERROR_STATUS = {
   ZONES_INVALID_GEOMETRY: 422,
   AOI_TOO_LARGE: 422,
   PATROL_STATE: 409,
+  /** A webhook URL the SSRF guard refuses (loopback, private, link-local, non-http…). */
+  WEBHOOK_TARGET_REFUSED: 400,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { randomToken } from '../../../adapters/auth/crypto.ts';
 import { allowList, vetWebhookTarget, WebhookTargetRefused } from '../../../adapters/notify/webhook.ts';
 import {
@@ -128,18 +128,13 @@ async function checkTarget(channel: Channel, raw: string, allowNets: readonly st
   return url.toString();
 }
 
-/** checkTarget, answering 400 WEBHOOK_TARGET_REFUSED itself when the SSRF guard refuses. */
-async function targetOrRefusal(
-  reply: FastifyReply,
-  channel: Channel,
-  raw: string,
-  allowNets: readonly string[],
-): Promise<{ target: string } | { refused: FastifyReply }> {
+/** checkTarget, with the SSRF guard's refusal as the API's 400 WEBHOOK_TARGET_REFUSED. */
+async function vettedTarget(channel: Channel, raw: string, allowNets: readonly string[]): Promise<string> {
   try {
-    return { target: await checkTarget(channel, raw, allowNets) };
+    return await checkTarget(channel, raw, allowNets);
   } catch (err) {
-    if (!(err instanceof WebhookTargetRefused)) throw err;
-    return { refused: reply.status(400).send({ code: err.code, message: err.message }) };
+    if (err instanceof WebhookTargetRefused) throw new SkypatrolError('WEBHOOK_TARGET_REFUSED', err.message);
+    throw err;
   }
 }
 
@@ -211,12 +206,11 @@ export async function notificationRoutes(app: FastifyInstance): Promise<void> {
         throw new SkypatrolError('VALIDATION', 'secret is for webhooks only');
       const secret = b.channel === 'webhook' ? (b.secret ?? randomToken()) : null;
       const aoi = b.aoi === undefined ? null : checkAoi(b.aoi);
-      const checked = await targetOrRefusal(reply, b.channel, b.target, app.deps.config.webhookAllowNets);
-      if ('refused' in checked) return checked.refused;
+      const target = await vettedTarget(b.channel, b.target, app.deps.config.webhookAllowNets);
       const created = await createSubscription(app.deps.pool, {
         userId: user.id,
         channel: b.channel,
-        target: checked.target,
+        target,
         secret,
         minPriority: b.min_priority ?? 2,
         scenarios: b.scenarios ?? null,
@@ -259,7 +253,7 @@ export async function notificationRoutes(app: FastifyInstance): Promise<void> {
         ),
       },
     },
-    async (req, reply) => {
+    async (req) => {
       const { sid } = req.params as { sid: number };
       const b = req.body as {
         target?: string;
@@ -276,14 +270,7 @@ export async function notificationRoutes(app: FastifyInstance): Promise<void> {
         throw new SkypatrolError('VALIDATION', 'secret is for webhooks only');
       let target: string | undefined;
       if (b.target !== undefined) {
-        const checked = await targetOrRefusal(
-          reply,
-          current.channel,
-          b.target,
-          app.deps.config.webhookAllowNets,
-        );
-        if ('refused' in checked) return checked.refused;
-        target = checked.target;
+        target = await vettedTarget(current.channel, b.target, app.deps.config.webhookAllowNets);
       }
       const updated = await updateSubscription(app.deps.pool, sid, req.user!.id, {
         ...(target !== undefined ? { target } : {}),

@@ -1,7 +1,7 @@
 import { createPool } from '../../../adapters/postgis/pool.ts';
 import type { Config } from '../../../core/config.ts';
 import { SkypatrolError } from '../../../core/errors.ts';
-import { mailerFor, runDigest, runNotifications, startNotifier } from '../../../usecases/notify.ts';
+import { notifierDeps, runDigest, runNotifications, startNotifier } from '../../../usecases/notify.ts';
 
 /** `notify run [--once] [--interval s]`: deliver new high-priority clue notifications. */
 export async function notifyRunCommand(
@@ -10,14 +10,14 @@ export async function notifyRunCommand(
 ): Promise<void> {
   const pool = createPool(config.databaseUrl, 2);
   if (opts.once) {
-    const mailer = mailerFor(config);
+    const deps = notifierDeps(config, pool);
     try {
-      const r = await runNotifications({ pool, mailer });
+      const r = await runNotifications(deps);
       console.log(
         `notifications: ${r.enqueued} new, ${r.sent} sent, ${r.failed} failed (will retry), ${r.gaveUp} given up`,
       );
     } finally {
-      mailer?.close();
+      deps.mailer?.close();
       await pool.end();
     }
     return;
@@ -54,14 +54,14 @@ export async function notifyDigestCommand(config: Config, opts: { day?: string }
   )
     throw new SkypatrolError('VALIDATION', `--day must be a calendar date YYYY-MM-DD; got "${opts.day}"`);
   const pool = createPool(config.databaseUrl, 2);
-  const mailer = mailerFor(config);
+  const deps = notifierDeps(config, pool);
   try {
-    const r = await runDigest({ pool, mailer }, opts.day ? { day: opts.day } : {});
+    const r = await runDigest(deps, opts.day ? { day: opts.day } : {});
     console.log(
       `digest ${r.day}: ${r.sent} sent, ${r.empty} with no new clues, ${r.failed} failed (will retry), ${r.gaveUp} given up`,
     );
   } finally {
-    mailer?.close();
+    deps.mailer?.close();
     await pool.end();
   }
 }
