@@ -287,19 +287,15 @@ async function sceneReach(
   return out;
 }
 
-/** Mark the pixels `r` observes clear in every band; returns how many were newly covered. */
+/**
+ * Mark the pixels `r` observes clear; returns how many were newly covered. (`readSceneOnTile`
+ * leaves `valid` 0 wherever any band is NaN, so `valid` alone says "usable".)
+ */
 function markCovered(covered: Uint8Array, r: TileRead): number {
-  const bands = Object.values(r.bands);
+  const valid = r.valid;
   let added = 0;
   for (let p = 0; p < covered.length; p++) {
-    if (covered[p] || !r.valid[p]) continue;
-    let ok = true;
-    for (const b of bands)
-      if (Number.isNaN(b[p]!)) {
-        ok = false;
-        break;
-      }
-    if (ok) {
+    if (valid[p] && !covered[p]) {
       covered[p] = 1;
       added++;
     }

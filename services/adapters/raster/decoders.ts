@@ -49,6 +49,25 @@ interface PredictorTags {
   PlanarConfiguration?: number;
 }
 
+function undo8(a: Uint8Array, rowLen: number, height: number, stride: number): void {
+  for (let r = 0, start = 0; r < height && start < a.length; r++, start += rowLen) {
+    const end = Math.min(start + rowLen, a.length);
+    for (let i = start + stride; i < end; i++) a[i] = a[i]! + a[i - stride]!;
+  }
+}
+function undo16(a: Uint16Array, rowLen: number, height: number, stride: number): void {
+  for (let r = 0, start = 0; r < height && start < a.length; r++, start += rowLen) {
+    const end = Math.min(start + rowLen, a.length);
+    for (let i = start + stride; i < end; i++) a[i] = a[i]! + a[i - stride]!;
+  }
+}
+function undo32(a: Uint32Array, rowLen: number, height: number, stride: number): void {
+  for (let r = 0, start = 0; r < height && start < a.length; r++, start += rowLen) {
+    const end = Math.min(start + rowLen, a.length);
+    for (let i = start + stride; i < end; i++) a[i] = a[i]! + a[i - stride]!;
+  }
+}
+
 /**
  * Undo TIFF predictor 2 in place, exactly as geotiff.js's applyPredictor does (samples as
  * native-order integers of the block's bit depth, wrapping), but over one typed array instead
@@ -63,15 +82,13 @@ export function undoHorizontalPredictor(block: ArrayBuffer, fd: PredictorTags): 
   const height = tiled ? fd.TileLength! : (fd.RowsPerStrip ?? fd.ImageLength);
   const stride = fd.PlanarConfiguration === 2 ? 1 : bits.length;
   const bytes = b / 8;
-  const Arr = b === 8 ? Uint8Array : b === 16 ? Uint16Array : Uint32Array;
-  const a = new Arr(block, 0, Math.floor(block.byteLength / bytes));
+  const n = Math.floor(block.byteLength / bytes);
+  // One loop per sample type, so each stays monomorphic (a shared loop over a union of typed
+  // arrays runs several times slower).
   const rowLen = stride * width;
-  for (let r = 0; r < height; r++) {
-    const start = r * rowLen;
-    if (start * bytes >= block.byteLength) break; // a truncated last strip
-    const end = Math.min(start + rowLen, a.length);
-    for (let i = start + stride; i < end; i++) a[i] = a[i]! + a[i - stride]!;
-  }
+  if (b === 8) undo8(new Uint8Array(block, 0, n), rowLen, height, stride);
+  else if (b === 16) undo16(new Uint16Array(block, 0, n), rowLen, height, stride);
+  else undo32(new Uint32Array(block, 0, n), rowLen, height, stride);
   return true;
 }
 

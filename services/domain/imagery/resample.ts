@@ -22,46 +22,57 @@ export function resampleSameCrs(src: Raster, target: Grid, method: 'bilinear' | 
   const sw = s.width;
   const sh = s.height;
   const d = src.data;
-  // Source pixel coordinate (continuous, centres at .5) of each target column/row.
-  const colPos = new Float64Array(target.width);
-  for (let c = 0; c < target.width; c++) {
-    colPos[c] = (target.originX + (c + 0.5) * target.resX - s.originX) / s.resX;
+  // Per column (and below, per row): nearest source pixel, bilinear neighbours and weight —
+  // computed once instead of for every pixel. Source coordinates have centres at .5.
+  const tw = target.width;
+  const inCol = new Uint8Array(tw);
+  const nearX = new Int32Array(tw);
+  const x0s = new Int32Array(tw);
+  const x1s = new Int32Array(tw);
+  const txs = new Float64Array(tw);
+  for (let c = 0; c < tw; c++) {
+    const sx = (target.originX + (c + 0.5) * target.resX - s.originX) / s.resX;
+    if (sx < 0 || sx >= sw) continue;
+    inCol[c] = 1;
+    nearX[c] = Math.min(sw - 1, Math.floor(sx));
+    const fx = sx - 0.5;
+    const x0 = Math.max(0, Math.min(sw - 1, Math.floor(fx)));
+    x0s[c] = x0;
+    x1s[c] = Math.min(sw - 1, x0 + 1);
+    txs[c] = Math.max(0, Math.min(1, fx - x0));
   }
   for (let r = 0; r < target.height; r++) {
     const sy = (s.originY - (target.originY - (r + 0.5) * target.resY)) / s.resY;
-    const rowOff = r * target.width;
+    const rowOff = r * tw;
     if (sy < 0 || sy >= sh) {
-      out.fill(Number.NaN, rowOff, rowOff + target.width);
+      out.fill(Number.NaN, rowOff, rowOff + tw);
       continue;
     }
-    for (let c = 0; c < target.width; c++) {
-      const sx = colPos[c]!;
-      if (sx < 0 || sx >= sw) {
+    const nearRow = Math.min(sh - 1, Math.floor(sy)) * sw;
+    if (method === 'nearest') {
+      for (let c = 0; c < tw; c++) out[rowOff + c] = inCol[c] ? d[nearRow + nearX[c]!]! : Number.NaN;
+      continue;
+    }
+    // Bilinear between the four surrounding pixel centres, clamped at the borders; a
+    // neighbourhood touching NaN falls back to the nearest value.
+    const fy = sy - 0.5;
+    const y0 = Math.max(0, Math.min(sh - 1, Math.floor(fy)));
+    const row0 = y0 * sw;
+    const row1 = Math.min(sh - 1, y0 + 1) * sw;
+    const ty = Math.max(0, Math.min(1, fy - y0));
+    const wy = 1 - ty;
+    for (let c = 0; c < tw; c++) {
+      if (!inCol[c]) {
         out[rowOff + c] = Number.NaN;
         continue;
       }
-      const nx = Math.min(sw - 1, Math.floor(sx));
-      const ny = Math.min(sh - 1, Math.floor(sy));
-      const nearest = d[ny * sw + nx]!;
-      if (method === 'nearest') {
-        out[rowOff + c] = nearest;
-        continue;
-      }
-      // Bilinear between the four surrounding pixel centres, clamped at the borders.
-      const fx = sx - 0.5;
-      const fy = sy - 0.5;
-      const x0 = Math.max(0, Math.min(sw - 1, Math.floor(fx)));
-      const y0 = Math.max(0, Math.min(sh - 1, Math.floor(fy)));
-      const x1 = Math.min(sw - 1, x0 + 1);
-      const y1 = Math.min(sh - 1, y0 + 1);
-      const tx = Math.max(0, Math.min(1, fx - x0));
-      const ty = Math.max(0, Math.min(1, fy - y0));
-      const v00 = d[y0 * sw + x0]!;
-      const v10 = d[y0 * sw + x1]!;
-      const v01 = d[y1 * sw + x0]!;
-      const v11 = d[y1 * sw + x1]!;
-      const v = (v00 * (1 - tx) + v10 * tx) * (1 - ty) + (v01 * (1 - tx) + v11 * tx) * ty;
-      out[rowOff + c] = Number.isNaN(v) ? nearest : v;
+      const x0 = x0s[c]!;
+      const x1 = x1s[c]!;
+      const tx = txs[c]!;
+      const wx = 1 - tx;
+      const v =
+        (d[row0 + x0]! * wx + d[row0 + x1]! * tx) * wy + (d[row1 + x0]! * wx + d[row1 + x1]! * tx) * ty;
+      out[rowOff + c] = v === v ? v : d[nearRow + nearX[c]!]!;
     }
   }
   return out;
