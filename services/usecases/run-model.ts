@@ -15,16 +15,23 @@ function packWindow(
   h: number,
 ): Float32Array {
   const out = new Float32Array(order.length * w * h);
+  const plane = w * h;
   order.forEach((band, c) => {
     const src = bands.get(band);
     const fill = fallback[band] ?? 0;
+    const start = c * plane;
+    if (!src) {
+      out.fill(fill, start, start + plane);
+      return;
+    }
+    // Rows copied natively, then one pass replacing NaN (v !== v) with the fill value.
     for (let y = 0; y < h; y++) {
       const srcRow = (y0 + y) * width + x0;
-      const dstRow = c * w * h + y * w;
-      for (let x = 0; x < w; x++) {
-        const v = src ? src[srcRow + x]! : fill;
-        out[dstRow + x] = Number.isNaN(v) ? fill : v;
-      }
+      out.set(src.subarray(srcRow, srcRow + w), start + y * w);
+    }
+    for (let i = start, end = start + plane; i < end; i++) {
+      const v = out[i]!;
+      if (v !== v) out[i] = fill;
     }
   });
   return out;
