@@ -85,7 +85,9 @@ export function reportMarkdown(report: EvalReport): string {
     `Held-out simulated regions (seeds ${report.regions.map((r) => r.seed).join(', ')}), conditions: ${report.conditions.join(', ')}.`,
     'Object level: a detection matches a planted truth polygon of its scenario at IoU ≥ 0.25 (one-to-one); truth below the',
     'minimum mapping unit or less than half observed (clouds) is not scored. Decoy false-clue rate: decoys (lawful changes,',
-    'cloud shadows, seasonal change) on which a detection lies (IoU ≥ 0.25 or the detection at least half inside).',
+    'cloud shadows, seasonal change) on which a detection lies (IoU ≥ 0.25 or the detection at least half inside), unless',
+    'that detection is itself a planted unlawful event (it matches a truth clue of any scenario at IoU ≥ 0.25: cloud-shadow',
+    'decoys are whole shadows of one scene, up to several km², and real clues may lie under them).',
     '',
     '| detector | version | threshold | MMU m² | precision | recall | F1 | pixel IoU | decoy false-clue rate | TP | FP | FN |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -98,7 +100,7 @@ export function reportMarkdown(report: EvalReport): string {
   }
   lines.push(
     '',
-    `All detectors together: ${report.decoys.hit} of ${report.decoys.total} observed decoys became a clue (${pct(report.decoys.rate)}).`,
+    `All scenario detectors together: ${report.decoys.hit} of ${report.decoys.total} observed decoys became a clue (${pct(report.decoys.rate)}).`,
     '',
     '## By condition (object F1 / precision / recall)',
     '',
