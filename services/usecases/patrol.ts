@@ -16,6 +16,7 @@ import {
   startTile,
 } from '../adapters/postgis/patrol-store.ts';
 import { withTransaction } from '../adapters/postgis/pool.ts';
+import { decodeClock } from '../adapters/raster/decoders.ts';
 import {
   enqueueTiles,
   ensureTileJobs,
@@ -178,7 +179,14 @@ export interface TileWorkerDeps {
 /** One tile of a run, end to end. Throws on failure (the queue retries or records it). */
 export async function processTile(deps: TileWorkerDeps, job: TileJobData): Promise<TileOutcome> {
   const { pool } = deps;
-  const stages: Record<string, number> = { read: 0, composite: 0, inference: 0, polygonize: 0, database: 0 };
+  const stages: Record<string, number> = {
+    read: 0,
+    decode: 0,
+    composite: 0,
+    inference: 0,
+    polygonize: 0,
+    database: 0,
+  };
   const started = await startTile(pool, job.runId, job.tileId);
   if (!started) return { status: 'skipped', reason: 'unknown run or tile', detections: 0, clues: [], stages };
   if (started.run !== 'running')
@@ -190,6 +198,7 @@ export async function processTile(deps: TileWorkerDeps, job: TileJobData): Promi
   const detectors = await deps.detectors(run.scenarios);
   const bands = bandsFor(detectors);
   const timings = { read: 0, composite: 0 };
+  const decoded = decodeClock.ms;
   // Sensors with every band the detectors read (SWIR included) make the composites; sensors
   // without some optional band (GF: no SWIR) are not broken scenes and are never marked so:
   // they serve, with the required bands only, where the others saw nothing (the detectors then
@@ -210,7 +219,9 @@ export async function processTile(deps: TileWorkerDeps, job: TileJobData): Promi
     before = await compositeTile(pool, tile, run.before, required, { timings, sensors });
     after = before && (await compositeTile(pool, tile, run.after, required, { timings, sensors }));
   }
-  stages.read = timings.read;
+  // read = fetching, warping and masking; decode = inflating blocks and undoing predictors.
+  stages.decode = decodeClock.ms - decoded;
+  stages.read = Math.max(0, timings.read - stages.decode);
   stages.composite = timings.composite;
 
   let features: Awaited<ReturnType<typeof detectTile>>['features'] = [];
@@ -275,7 +286,14 @@ export async function processTile(deps: TileWorkerDeps, job: TileJobData): Promi
     });
     return merge;
   });
-  if (!written) return { status: 'skipped', reason: 'tile already done', detections: 0, clues: [], stages };
+  if (!written)
+    return {
+      status: 'skipped',
+      reason: 'tile already done, or its run stopped meanwhile',
+      detections: 0,
+      clues: [],
+      stages,
+    };
   await finishRunIfComplete(deps, job.runId);
   return {
     status: 'done',

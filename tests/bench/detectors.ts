@@ -72,14 +72,18 @@ try {
         `| ${d.manifest.id} | ${d.manifest.model.architecture ?? ''} | ${threads} | ${ms.toFixed(0)} |`,
       );
     }
-    const t0 = performance.now();
-    let clues = 0;
-    for (let k = 0; k < REPEAT; k++)
-      clues = (await detectTile({ tile, before, after, detectors, zones, windows })).features.length;
-    const ms = (performance.now() - t0) / REPEAT;
-    totals.push(
-      `| all nine (detectTile: models + polygons + zoning rules) | ${threads} | ${ms.toFixed(0)} | ${clues} |`,
-    );
+    for (const fuse of [true, false]) {
+      await detectTile({ tile, before, after, detectors, zones, windows, fuse });
+      const t0 = performance.now();
+      let clues = 0;
+      for (let k = 0; k < REPEAT; k++)
+        clues = (await detectTile({ tile, before, after, detectors, zones, windows, fuse })).features.length;
+      const ms = (performance.now() - t0) / REPEAT;
+      const how = fuse ? 'one fused ONNX session' : 'nine separate sessions';
+      totals.push(
+        `| all nine (detectTile: models + polygons + zoning rules), ${how} | ${threads} | ${ms.toFixed(0)} | ${clues} |`,
+      );
+    }
     for (const d of detectors) await releaseDetector(d);
   }
   const now = new Date().toISOString().slice(0, 16).replace('T', ' ');

@@ -286,7 +286,7 @@ const lines = [
       `| ${r.workers} | ${r.tiles} | ${fmt(r.wallS, 1)} | ${fmt(r.cpuS, 1)} | ${fmt((r.tiles * TILE_KM2) / ((r.wallS / 60) * r.workers))} | ${fmt((r.tiles * TILE_KM2) / (r.cpuS / 60))} | ${r.clues} | ${fmt(r.peakRssMb)} |`,
   ),
   '',
-  'Mean milliseconds per tile by stage (read = fetch + decode + warp + mask of every scene of both windows;',
+  'Mean milliseconds per tile by stage (read = fetch + warp + mask of the scenes read in both windows; decode = inflate + predictor;',
   'inference = all detectors incl. feature graphs and rules; database = detections, clue merge, coverage):',
   '',
   `| workers | ${Object.keys(results[0]?.stages ?? {}).join(' | ')} |`,

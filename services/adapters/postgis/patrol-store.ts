@@ -166,18 +166,21 @@ export async function startTile(
 
 /**
  * Lock the tile row for the rest of the transaction. False when it is already done (a retried
- * or duplicated job): the caller writes nothing.
+ * or duplicated job) or its run is no longer running (cancelled mid-tile: the tile stays
+ * unfinished for a resume): the caller writes nothing.
  */
 export async function lockTileForWrite(
   client: pg.PoolClient,
   runId: string,
   tileId: string,
 ): Promise<boolean> {
-  const { rows } = await client.query<{ status: string }>(
-    'SELECT status FROM patrol_tiles WHERE run_id = $1 AND tile_id = $2 FOR UPDATE',
+  // The run row is share-locked too: a cancel waits for this write, or this write sees it.
+  const { rows } = await client.query<{ status: string; run: string }>(
+    `SELECT t.status, r.status AS run FROM patrol_tiles t JOIN patrol_runs r ON r.id = t.run_id
+      WHERE t.run_id = $1 AND t.tile_id = $2 FOR UPDATE OF t FOR SHARE OF r`,
     [runId, tileId],
   );
-  return rows[0] !== undefined && rows[0].status !== 'done';
+  return rows[0] !== undefined && rows[0].status !== 'done' && rows[0].run === 'running';
 }
 
 export async function markTileDone(

@@ -22,6 +22,12 @@ export function ownBuffer(view: Uint8Array): ArrayBuffer {
  * Only `decodeBlock` is replaced: geotiff's BaseDecoder.decode still applies predictors 2
  * and 3 afterwards, exactly as for its own DeflateDecoder.
  */
+/**
+ * Milliseconds this thread has spent in the native decoder (inflate + predictor), for stage
+ * timings: a caller reads it before and after a piece of work.
+ */
+export const decodeClock = { ms: 0 };
+
 export class NativeDeflateDecoder extends BaseDecoder {
   decodeBlock(buffer: ArrayBuffer): ArrayBuffer {
     // inflateSync may hand back a slice of a larger (pooled) buffer for small outputs.
@@ -30,10 +36,15 @@ export class NativeDeflateDecoder extends BaseDecoder {
 
   /** As BaseDecoder.decode, with horizontal differencing (predictor 2) undone in one tight loop. */
   override async decode(fileDirectory: unknown, buffer: ArrayBuffer): Promise<ArrayBuffer> {
-    const fd = fileDirectory as PredictorTags;
-    if (fd.Predictor !== 2) return super.decode(fileDirectory, buffer);
-    const block = this.decodeBlock(buffer);
-    return undoHorizontalPredictor(block, fd) ? block : super.decode(fileDirectory, buffer);
+    const t0 = performance.now();
+    try {
+      const fd = fileDirectory as PredictorTags;
+      if (fd.Predictor !== 2) return await super.decode(fileDirectory, buffer);
+      const block = this.decodeBlock(buffer);
+      return undoHorizontalPredictor(block, fd) ? block : await super.decode(fileDirectory, buffer);
+    } finally {
+      decodeClock.ms += performance.now() - t0;
+    }
   }
 }
 
