@@ -180,3 +180,87 @@ export function defaultBlockCache(): BlockCache {
   shared ??= new BlockCache();
   return shared;
 }
+
+/**
+ * A bounded LRU of decoded raster blocks (decompressed, predictor undone, native byte order),
+ * shared by the sources given it — GDAL's block cache, in short. Neighbouring map tiles and
+ * the bands of one tile read overlapping windows: a 512 × 512 COG block of 10 m pixels spans
+ * about nine z14 tiles, and inflating it is most of a tile's cost. Concurrent requests for one
+ * block share one decode. Cached buffers are shared: callers must not modify them.
+ */
+export class DecodedBlockCache {
+  readonly maxBytes: number;
+  readonly #entries = new Map<string, ArrayBuffer>();
+  readonly #inflight = new Map<string, Promise<ArrayBuffer>>();
+  #bytes = 0;
+  #hits = 0;
+  #misses = 0;
+
+  /** `maxBytes` bounds the decoded bytes kept (default 128 MiB). */
+  constructor(opts: { maxBytes?: number } = {}) {
+    this.maxBytes = opts.maxBytes ?? 128 * 1024 * 1024;
+    if (!(this.maxBytes >= 0)) throw new RangeError('maxBytes must be ≥ 0');
+  }
+
+  stats(): { hits: number; misses: number; bytes: number; entries: number; maxBytes: number } {
+    return {
+      hits: this.#hits,
+      misses: this.#misses,
+      bytes: this.#bytes,
+      entries: this.#entries.size,
+      maxBytes: this.maxBytes,
+    };
+  }
+
+  clear(): void {
+    this.#entries.clear();
+    this.#bytes = 0;
+    this.#hits = 0;
+    this.#misses = 0;
+  }
+
+  /** The block under `key`, decoded by `decode` unless cached or being decoded. */
+  get(key: string, decode: () => Promise<ArrayBuffer>): Promise<ArrayBuffer> {
+    const hit = this.#entries.get(key);
+    if (hit) {
+      this.#entries.delete(key);
+      this.#entries.set(key, hit);
+      this.#hits++;
+      return Promise.resolve(hit);
+    }
+    const pending = this.#inflight.get(key);
+    if (pending) {
+      this.#hits++;
+      return pending;
+    }
+    this.#misses++;
+    const p = decode().then(
+      (buf) => {
+        this.#inflight.delete(key);
+        this.#put(key, buf);
+        return buf;
+      },
+      (err: unknown) => {
+        this.#inflight.delete(key);
+        throw err;
+      },
+    );
+    this.#inflight.set(key, p);
+    return p;
+  }
+
+  #put(key: string, buf: ArrayBuffer): void {
+    if (buf.byteLength === 0 || buf.byteLength > this.maxBytes) return;
+    const old = this.#entries.get(key);
+    if (old) this.#bytes -= old.byteLength;
+    this.#entries.delete(key);
+    this.#entries.set(key, buf);
+    this.#bytes += buf.byteLength;
+    while (this.#bytes > this.maxBytes) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done) break;
+      this.#bytes -= this.#entries.get(oldest.value)!.byteLength;
+      this.#entries.delete(oldest.value);
+    }
+  }
+}

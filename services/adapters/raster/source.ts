@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { GeoTIFF, type GeoTIFFImage, getDecoder } from 'geotiff';
 import { SkypatrolError, wrapError } from '../../core/errors.ts';
 import { type Grid, gridBounds } from '../../domain/geo/grid.ts';
-import { type BlockCache, defaultBlockCache } from './block-cache.ts';
+import { type BlockCache, type DecodedBlockCache, defaultBlockCache } from './block-cache.ts';
 import {
   type BlockDecoder,
   DEFLATE_CODES,
@@ -74,6 +74,11 @@ export interface OpenRasterOptions {
    * pako deflate — for comparisons), or a pool such as DecodePool.
    */
   decoder?: 'native' | 'geotiff' | BlockDecoder;
+  /**
+   * Keeps decoded blocks (after predictor and byte swapping) across reads and sources, keyed by
+   * the file's identity and version; none by default.
+   */
+  decodedCache?: DecodedBlockCache;
 }
 
 const DEFAULT_TIMEOUT_MS = 20_000;
@@ -744,7 +749,7 @@ export async function openRaster(href: string, opts: OpenRasterOptions = {}): Pr
       nodata: parseNodata(d.GDAL_NODATA),
       compression: COMPRESSION_NAMES[d.Compression ?? 1] ?? `code ${d.Compression}`,
     };
-    return new Source(info, display, tiff, [main, ...overviewImages], opts);
+    return new Source(info, display, tiff, [main, ...overviewImages], opts, fileKey);
   } catch (err) {
     await reader.close().catch(() => {});
     throw err;
@@ -762,6 +767,8 @@ class Source implements RasterSource {
     /** Full resolution first, then the overviews, largest first. */
     readonly levels: GeoTIFFImage[],
     readonly opts: OpenRasterOptions,
+    /** Path or URL and version (mtime / ETag) of the file: the decoded-block cache's key. */
+    readonly fileKey: string,
   ) {}
 
   #decoderFor(image: GeoTIFFImage): Promise<BlockDecoder> {
@@ -911,34 +918,47 @@ class Source implements RasterSource {
               for (const s of sampleList) for (const dst of targets.get(s)!) fill(dst, rect, sparseValue);
               return;
             }
-            let buf: ArrayBuffer;
-            try {
-              const got = (await image.getTileOrStrip(
-                tx,
-                ty,
-                Math.max(blockSample, 0),
-                decoder as never,
-                signal,
-              )) as unknown as { data: ArrayBuffer };
-              buf = got.data;
-            } catch (err) {
-              if (signal?.aborted) throw signal.reason;
-              throw wrapError(
-                err,
-                'SCENE_CORRUPT',
-                `${display}: block ${tx},${ty} of ${level === 0 ? 'the full-resolution image' : `overview ${level}`} cannot be decoded`,
-              );
-            }
             const blockSpp = planar === 2 ? 1 : spp;
-            const bytesPer = (planar === 2 ? bits[blockSample]! : bits.reduce((a, b) => a + b, 0)) / 8;
-            if (buf.byteLength < Math.floor(tw * blockH * bytesPer) && uniform && bits[0]! % 8 === 0) {
-              throw new SkypatrolError(
-                'SCENE_CORRUPT',
-                `${display}: block ${tx},${ty} decodes to ${buf.byteLength} bytes, ${tw * blockH * bytesPer} expected`,
-              );
-            }
-            if (order.swap) swapBytes(buf, bits[0]! / 8);
-            if (order.predictor2) undoHorizontalPredictor(buf, bits[0]! / 8, tw * blockSpp, blockH, blockSpp);
+            // Decoded, checked and in native order; with a decoded-block cache, possibly shared
+            // with other reads (never written to below).
+            const decodeBlock = async (blockSignal: AbortSignal | undefined): Promise<ArrayBuffer> => {
+              let buf: ArrayBuffer;
+              try {
+                const got = (await image.getTileOrStrip(
+                  tx,
+                  ty,
+                  Math.max(blockSample, 0),
+                  decoder as never,
+                  blockSignal,
+                )) as unknown as { data: ArrayBuffer };
+                buf = got.data;
+              } catch (err) {
+                if (blockSignal?.aborted) throw blockSignal.reason;
+                throw wrapError(
+                  err,
+                  'SCENE_CORRUPT',
+                  `${display}: block ${tx},${ty} of ${level === 0 ? 'the full-resolution image' : `overview ${level}`} cannot be decoded`,
+                );
+              }
+              const bytesPer = (planar === 2 ? bits[blockSample]! : bits.reduce((a, b) => a + b, 0)) / 8;
+              if (buf.byteLength < Math.floor(tw * blockH * bytesPer) && uniform && bits[0]! % 8 === 0) {
+                throw new SkypatrolError(
+                  'SCENE_CORRUPT',
+                  `${display}: block ${tx},${ty} decodes to ${buf.byteLength} bytes, ${tw * blockH * bytesPer} expected`,
+                );
+              }
+              if (order.swap) swapBytes(buf, bits[0]! / 8);
+              if (order.predictor2)
+                undoHorizontalPredictor(buf, bits[0]! / 8, tw * blockSpp, blockH, blockSpp);
+              return buf;
+            };
+            const shared = this.opts.decodedCache;
+            let buf: ArrayBuffer;
+            if (shared) {
+              // A decode other reads may join is not tied to this read's signal.
+              buf = await shared.get(`${this.fileKey}|${level}|${index}`, () => decodeBlock(undefined));
+              signal?.throwIfAborted();
+            } else buf = await decodeBlock(signal);
             for (const s of sampleList) {
               const sFormat = formats[s] ?? format;
               const sBits = bits[s]!;
