@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { LoadedDetector } from '../adapters/files/detector-registry.ts';
 import { fusedRunner, fusionGroup, type ModelRunner } from '../adapters/onnx/session.ts';
 import { SkypatrolError } from '../core/errors.ts';
-import type { DetectorManifest, ZoneLayer } from '../domain/detectors/manifest.ts';
+import { type DetectorManifest, thresholdFor, type ZoneLayer } from '../domain/detectors/manifest.ts';
 import { polygonize } from '../domain/detectors/polygonize.ts';
 import {
   applyZoningRule,
@@ -250,7 +250,9 @@ export async function probabilitiesFor(
 
 /**
  * One detector's probability raster → clue features: threshold, polygons (MMU), zoning rule.
- * `threshold`/`minAreaM2` override the manifest (evaluation sweeps them).
+ * `threshold`/`minAreaM2` override the manifest (evaluation sweeps them). `fallback`: the
+ * probabilities come from the pair without an optional band (probabilitiesFor's `fallback`);
+ * when the detector's declared fallback model ran, its own threshold applies.
  */
 export function cluesFromProbability(a: {
   detector: LoadedDetector;
@@ -263,6 +265,7 @@ export function cluesFromProbability(a: {
   lonLat: (x: number, y: number) => [number, number];
   threshold?: number;
   minAreaM2?: number;
+  fallback?: boolean;
 }): { features: ClueFeature[]; dropped: number } {
   const m = a.detector.manifest;
   const minAreaM2 = a.minAreaM2 ?? m.minAreaM2;
@@ -271,7 +274,7 @@ export function cluesFromProbability(a: {
     height: a.tile.grid.height,
     probability: a.probability,
     valid: a.valid,
-    threshold: a.threshold ?? m.threshold,
+    threshold: a.threshold ?? thresholdFor(m, !!a.fallback && !!a.detector.fallbackRunner),
     minAreaM2,
     toLonLat: a.lonLat,
   });
@@ -347,8 +350,18 @@ export async function detectTile(args: {
     ...(args.fuse !== undefined ? { fuse: args.fuse } : {}),
   });
   for (const d of detectors) {
-    const { probability } = probabilities.get(d.manifest.id)!;
-    const r = cluesFromProbability({ detector: d, probability, valid, tile, zones, windows, seen, lonLat });
+    const { probability, fallback } = probabilities.get(d.manifest.id)!;
+    const r = cluesFromProbability({
+      detector: d,
+      probability,
+      valid,
+      tile,
+      zones,
+      windows,
+      seen,
+      lonLat,
+      fallback,
+    });
     features.push(...r.features);
     if (d.manifest.zoning.rule !== 'none')
       dropped.push({ scenario: d.manifest.id, rule: d.manifest.zoning.rule, count: r.dropped });

@@ -17,6 +17,8 @@ export interface VersionInfo {
   createdAt: string | null;
   note: string | null;
   threshold: number;
+  /** Threshold of the no-SWIR fallback model (null: none declared, the main threshold serves). */
+  fallbackThreshold: number | null;
   minAreaM2: number;
   sha256: string;
   metrics: MetricsSummary | null;
@@ -87,6 +89,7 @@ export async function listVersions(detectorsDir: string, id: string): Promise<Ve
       createdAt: info?.createdAt ?? null,
       note: info?.note ?? null,
       threshold: m.threshold,
+      fallbackThreshold: m.inputs?.fallbackModel?.threshold ?? null,
       minAreaM2: m.minAreaM2,
       sha256: m.model.sha256,
       metrics: summarize(await readJson(join(base, 'metrics.json'))),
@@ -195,20 +198,39 @@ export async function saveMetrics(dir: string, version: string, metrics: unknown
   if (await exists(vdir)) await writeFile(join(vdir, 'metrics.json'), text);
 }
 
-/** `detectors tune`: new patch version with a new threshold and/or minimum mapping unit. */
+/**
+ * `detectors tune`: new patch version with a new threshold, fallback-model threshold and/or
+ * minimum mapping unit.
+ */
 export async function tuneDetector(
   detectorsDir: string,
   id: string,
-  change: { threshold?: number; minAreaM2?: number; note?: string },
+  change: { threshold?: number; fallbackThreshold?: number; minAreaM2?: number; note?: string },
 ): Promise<DetectorManifest> {
   const { manifest, dir } = await readManifest(detectorsDir, id);
-  if (change.threshold === undefined && change.minAreaM2 === undefined)
-    throw new SkypatrolError('VALIDATION', 'tune needs --threshold and/or --min-area');
+  if (
+    change.threshold === undefined &&
+    change.fallbackThreshold === undefined &&
+    change.minAreaM2 === undefined
+  )
+    throw new SkypatrolError('VALIDATION', 'tune needs --threshold, --fallback-threshold and/or --min-area');
   if (change.threshold !== undefined && !(change.threshold > 0 && change.threshold < 1))
     throw new SkypatrolError(
       'VALIDATION',
       `threshold must be between 0 and 1 (exclusive), got ${change.threshold}`,
     );
+  if (change.fallbackThreshold !== undefined) {
+    if (!(change.fallbackThreshold > 0 && change.fallbackThreshold < 1))
+      throw new SkypatrolError(
+        'VALIDATION',
+        `fallback threshold must be between 0 and 1 (exclusive), got ${change.fallbackThreshold}`,
+      );
+    if (!manifest.inputs.fallbackModel)
+      throw new SkypatrolError(
+        'VALIDATION',
+        `detector ${id} declares no fallback model (inputs.fallbackModel): nothing to give a fallback threshold`,
+      );
+  }
   if (change.minAreaM2 !== undefined && !(change.minAreaM2 >= 0 && Number.isFinite(change.minAreaM2)))
     throw new SkypatrolError('VALIDATION', `min-area must be ≥ 0 m², got ${change.minAreaM2}`);
   await snapshot(dir, manifest);
@@ -221,10 +243,18 @@ export async function tuneDetector(
     ...(change.threshold !== undefined ? { threshold: change.threshold } : {}),
     ...(change.minAreaM2 !== undefined ? { minAreaM2: change.minAreaM2 } : {}),
   };
+  if (change.fallbackThreshold !== undefined && manifest.inputs.fallbackModel)
+    next.inputs = {
+      ...manifest.inputs,
+      fallbackModel: { ...manifest.inputs.fallbackModel, threshold: change.fallbackThreshold },
+    };
   const note =
     change.note ??
     `tuned from ${manifest.version}: ${[
       change.threshold !== undefined ? `threshold ${manifest.threshold} → ${change.threshold}` : '',
+      change.fallbackThreshold !== undefined
+        ? `fallback-model threshold ${manifest.inputs.fallbackModel?.threshold ?? `${manifest.threshold} (main)`} → ${change.fallbackThreshold}`
+        : '',
       change.minAreaM2 !== undefined ? `minAreaM2 ${manifest.minAreaM2} → ${change.minAreaM2}` : '',
     ]
       .filter(Boolean)
@@ -233,7 +263,7 @@ export async function tuneDetector(
     dir,
     next,
     null,
-    { version, heldOut: null, note: 'not evaluated yet: run `skypatrol eval --detector ' + id + ' --save`' },
+    { version, heldOut: null, note: `not evaluated yet: run \`skypatrol eval --detector ${id} --save\`` },
     note,
   );
   return next;

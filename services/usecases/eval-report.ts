@@ -88,14 +88,15 @@ export function reportMarkdown(report: EvalReport): string {
     'cloud shadows, seasonal change) on which a detection lies (IoU ≥ 0.25 or the detection at least half inside), unless',
     'that detection is itself a planted unlawful event (it matches a truth clue of any scenario at IoU ≥ 0.25: cloud-shadow',
     'decoys are whole shadows of one scene, up to several km², and real clues may lie under them).',
+    'Threshold in brackets: the one applied when the declared no-SWIR fallback model runs (a date without SWIR, e.g. GF→S2).',
     '',
-    '| detector | version | threshold | MMU m² | precision | recall | F1 | pixel IoU | decoy false-clue rate | TP | FP | FN |',
+    '| detector | version | threshold (no-SWIR model) | MMU m² | precision | recall | F1 | pixel IoU | decoy false-clue rate | TP | FP | FN |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const d of report.detectors) {
     const o = d.overall;
     lines.push(
-      `| ${d.detector} | ${d.version} | ${d.threshold} | ${d.minAreaM2} | ${f2(o.precision)} | ${f2(o.recall)} | **${f2(o.f1)}** | ${f2(o.pixelIoU)} | ${pct(o.decoyRate)} (${o.decoysHit}/${o.decoys}) | ${o.tp} | ${o.fp} | ${o.fn} |`,
+      `| ${d.detector} | ${d.version} | ${d.threshold}${d.fallbackThreshold !== null && d.fallbackThreshold !== undefined ? ` (${d.fallbackThreshold})` : ''} | ${d.minAreaM2} | ${f2(o.precision)} | ${f2(o.recall)} | **${f2(o.f1)}** | ${f2(o.pixelIoU)} | ${pct(o.decoyRate)} (${o.decoysHit}/${o.decoys}) | ${o.tp} | ${o.fp} | ${o.fn} |`,
     );
   }
   lines.push(

@@ -1,4 +1,5 @@
 import type { LoadedDetector } from '../adapters/files/detector-registry.ts';
+import { thresholdFor } from '../domain/detectors/manifest.ts';
 import { resolveScenarioOverlaps } from '../domain/detectors/rules.ts';
 import { SCENARIO_PRECEDENCE } from '../domain/detectors/scenarios.ts';
 import type { AnalysisTile } from '../domain/geo/analysis-grid.ts';
@@ -214,6 +215,8 @@ export interface DetectorEval {
   detector: string;
   version: string;
   threshold: number;
+  /** Threshold of the declared no-SWIR fallback model (null: the detector has none). */
+  fallbackThreshold: number | null;
   minAreaM2: number;
   overall: Scores;
   conditions: Record<string, Scores>;
@@ -221,7 +224,16 @@ export interface DetectorEval {
   pr: { threshold: number; precision: number; recall: number; f1: number; decoyRate: number }[];
   /** The condition the precision–recall curve was swept on. */
   prCondition: string;
+  /** Which model's threshold the sweep replaced (`any`: whichever ran on the pair). */
+  prModel: PrModel;
 }
+
+/**
+ * Which threshold a precision–recall sweep replaces: `any` the one of whichever model ran on
+ * a pair; `full` only on pairs the full model ran on (fallback pairs keep their manifest
+ * threshold); `fallback` only on pairs the no-SWIR fallback model ran on.
+ */
+export type PrModel = 'any' | 'full' | 'fallback';
 
 export interface EvalReport {
   generatedAt: string;
@@ -240,6 +252,8 @@ export async function evaluate(options: {
   thresholds?: number[];
   /** Sweep the precision–recall curve on every condition (default: the first only). */
   prAllConditions?: boolean;
+  /** Which model's threshold the sweep replaces (default `any`). */
+  prModel?: PrModel;
   log?: (m: string) => void;
 }): Promise<EvalReport> {
   const started = performance.now();
@@ -299,14 +313,18 @@ export async function evaluate(options: {
       // Every detector's clues at its own threshold first: overlapping clues of several
       // scenarios are resolved to the most specific one, exactly as detectTile does.
       const runs = new Map<LoadedDetector, (threshold: number) => ClueFeature[]>();
+      // The operating threshold of each detector on this pair: the fallback model's own when it ran.
+      const own = new Map<LoadedDetector, { threshold: number; fallbackModel: boolean }>();
       for (const d of options.detectors) {
-        const { probability } = await probabilityFor(
+        const { probability, fallback } = await probabilityFor(
           d,
           pair.before,
           pair.after,
           tile.grid.width,
           tile.grid.height,
         );
+        const fallbackModel = fallback && !!d.fallbackRunner;
+        own.set(d, { threshold: thresholdFor(d.manifest, fallbackModel), fallbackModel });
         runs.set(
           d,
           (threshold: number) =>
@@ -323,7 +341,8 @@ export async function evaluate(options: {
             }).features,
         );
       }
-      const base = new Map(options.detectors.map((d) => [d, runs.get(d)!(d.manifest.threshold)] as const));
+      const base = new Map(options.detectors.map((d) => [d, runs.get(d)!(own.get(d)!.threshold)] as const));
+      const prModel = options.prModel ?? 'any';
       const resolvedFor = (d: LoadedDetector, own: ClueFeature[]) => {
         const others = options.detectors.filter((o) => o !== d).flatMap((o) => base.get(o)!);
         const kept = new Set(resolveScenarioOverlaps([...own, ...others], SCENARIO_PRECEDENCE).kept);
@@ -331,9 +350,11 @@ export async function evaluate(options: {
       };
       for (const d of options.detectors) {
         const entry = per.get(d.manifest.id)!;
+        const { threshold: operating, fallbackModel } = own.get(d)!;
+        const swept = prModel === 'any' || (prModel === 'fallback') === fallbackModel;
         const run = (threshold: number) =>
-          resolvedFor(d, threshold === d.manifest.threshold ? base.get(d)! : runs.get(d)!(threshold));
-        const clues = run(d.manifest.threshold);
+          resolvedFor(d, threshold === operating || !swept ? base.get(d)! : runs.get(d)!(threshold));
+        const clues = run(operating);
         const c = matchClues(clues, truth, d.manifest.id, valid);
         add(entry.overall, c);
         if (!entry.cond.has(cond)) entry.cond.set(cond, zero());
@@ -363,11 +384,13 @@ export async function evaluate(options: {
       detector: d.manifest.id,
       version: d.manifest.version,
       threshold: d.manifest.threshold,
+      fallbackThreshold: d.manifest.inputs.fallbackModel ? thresholdFor(d.manifest, true) : null,
       minAreaM2: d.manifest.minAreaM2,
       overall: scores(e.overall),
       conditions: Object.fromEntries([...e.cond].map(([k, v]) => [k, scores(v)])),
       seeds: regions.map((r) => r.seed),
       prCondition: options.prAllConditions ? options.conditions.join('+') : options.conditions[0]!,
+      prModel: options.prModel ?? 'any',
       pr: [...e.pr]
         .sort((a, b) => a[0] - b[0])
         .map(([threshold, c]) => {

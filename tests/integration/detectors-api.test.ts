@@ -113,4 +113,35 @@ describe('detectors API', () => {
     ).json() as typeof before;
     expect(again.versions.length).toBe(after.versions.length);
   }, 60_000);
+
+  it('tune --fallback-threshold gives the no-SWIR fallback model its own threshold in a new version', async () => {
+    type Versions = {
+      versions: { version: string; current: boolean; threshold: number; fallbackThreshold: number | null }[];
+    };
+    const get = async () =>
+      (await app.inject({ method: 'GET', url: '/detectors/grassland/versions' })).json() as Versions;
+    const before = await get();
+    const current = before.versions.find((v) => v.current)!;
+    const r = await runCli(['detectors', 'tune', 'grassland', '--fallback-threshold', '0.8'], {
+      SKYPATROL_DETECTORS_DIR: dir,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/fallback-model threshold 0\.8/);
+    const after = await get();
+    expect(after.versions.length).toBe(before.versions.length + 1);
+    const now = after.versions.find((v) => v.current)!;
+    expect(now.version).not.toBe(current.version);
+    expect(now.fallbackThreshold).toBe(0.8);
+    expect(now.threshold).toBe(current.threshold); // the full model's threshold is unchanged
+    const one = (await app.inject({ method: 'GET', url: '/detectors/grassland' })).json() as {
+      manifest: { inputs: { fallbackModel: { threshold?: number } } };
+    };
+    expect(one.manifest.inputs.fallbackModel.threshold).toBe(0.8);
+    const bad = await runCli(['detectors', 'tune', 'grassland', '--fallback-threshold', '1'], {
+      SKYPATROL_DETECTORS_DIR: dir,
+    });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/fallback threshold/);
+    expect((await get()).versions.length).toBe(after.versions.length);
+  }, 60_000);
 });

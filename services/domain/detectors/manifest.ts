@@ -65,7 +65,14 @@ export const ManifestSchema = z
        * have no SWIR): same tensors and output, channels `bands` only (a subset of `required`
        * ∪ the bands the fallback model needs).
        */
-      fallbackModel: ModelFile.extend({ bands: z.array(Band).min(1) }).optional(),
+      fallbackModel: ModelFile.extend({
+        bands: z.array(Band).min(1),
+        /**
+         * Probability threshold of the fallback model (its outputs are calibrated apart from the
+         * full model's); the manifest `threshold` when omitted.
+         */
+        threshold: z.number().gt(0).lt(1).optional(),
+      }).optional(),
       units: z.literal('reflectance'),
       radiometricMatch: z.enum(['none', 'mean-std']).default('none'),
     }),
@@ -131,6 +138,17 @@ export const ManifestSchema = z
   });
 
 export type DetectorManifest = z.infer<typeof ManifestSchema>;
+
+/**
+ * The probability threshold a detector's output is cut at: the fallback model's own threshold
+ * when the fallback model ran (`inputs.fallbackModel.threshold`, if declared), else `threshold`.
+ */
+export function thresholdFor(
+  m: Pick<DetectorManifest, 'threshold' | 'inputs'>,
+  fallbackModel: boolean,
+): number {
+  return (fallbackModel ? m.inputs.fallbackModel?.threshold : undefined) ?? m.threshold;
+}
 
 /** Parse a manifest; returns a readable list of problems instead of throwing. */
 export function parseManifest(

@@ -14,7 +14,7 @@ export async function detectorsListCommand(config: Config): Promise<void> {
   for (const id of await listDetectorIds(config.detectorsDir)) {
     const { manifest } = await readManifest(config.detectorsDir, id);
     console.log(
-      `${id}\t${manifest.version}\tthreshold ${manifest.threshold}\tMMU ${manifest.minAreaM2} m²\t${manifest.zoning.rule}${manifest.zoning.layer ? ` ${manifest.zoning.layer}` : ''}\t${manifest.name.zh} / ${manifest.name.en}`,
+      `${id}\t${manifest.version}\tthreshold ${manifest.threshold}${manifest.inputs.fallbackModel?.threshold !== undefined ? ` (no-SWIR ${manifest.inputs.fallbackModel.threshold})` : ''}\tMMU ${manifest.minAreaM2} m²\t${manifest.zoning.rule}${manifest.zoning.layer ? ` ${manifest.zoning.layer}` : ''}\t${manifest.name.zh} / ${manifest.name.en}`,
     );
   }
 }
@@ -95,21 +95,34 @@ export function registerDetectorsCommands(cli: Command, loadConfig: () => Config
     .action(async (id, opts) => detectorsTrainCommand(loadConfig(), id, opts));
   detectors
     .command('tune')
-    .description('new version of a detector with another threshold and/or minimum mapping unit')
+    .description(
+      'new version of a detector with another threshold, fallback-model threshold and/or minimum mapping unit',
+    )
     .argument('<id>', 'detector id')
     .option('--threshold <p>', 'probability threshold (0–1)', num('threshold'))
+    .option(
+      '--fallback-threshold <p>',
+      'threshold (0–1) of the declared no-SWIR fallback model, used when a date lacks SWIR (e.g. GF→S2)',
+      num('fallback-threshold'),
+    )
     .option('--min-area <m2>', 'minimum mapping unit in m²', num('min-area'))
     .option('--note <text>', 'why')
-    .action(async (id, opts: { threshold?: number; minArea?: number; note?: string }) => {
-      const m = await tuneDetector(loadConfig().detectorsDir, id, {
-        ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}),
-        ...(opts.minArea !== undefined ? { minAreaM2: opts.minArea } : {}),
-        ...(opts.note ? { note: opts.note } : {}),
-      });
-      console.log(
-        `${id} ${m.version}: threshold ${m.threshold}, MMU ${m.minAreaM2} m² (evaluate it: skypatrol eval --detector ${id} --save)`,
-      );
-    });
+    .action(
+      async (
+        id,
+        opts: { threshold?: number; fallbackThreshold?: number; minArea?: number; note?: string },
+      ) => {
+        const m = await tuneDetector(loadConfig().detectorsDir, id, {
+          ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}),
+          ...(opts.fallbackThreshold !== undefined ? { fallbackThreshold: opts.fallbackThreshold } : {}),
+          ...(opts.minArea !== undefined ? { minAreaM2: opts.minArea } : {}),
+          ...(opts.note ? { note: opts.note } : {}),
+        });
+        console.log(
+          `${id} ${m.version}: threshold ${m.threshold}${m.inputs.fallbackModel?.threshold !== undefined ? `, fallback-model threshold ${m.inputs.fallbackModel.threshold}` : ''}, MMU ${m.minAreaM2} m² (evaluate it: skypatrol eval --detector ${id} --save)`,
+        );
+      },
+    );
   detectors
     .command('versions')
     .description('list the versions of a detector with their settings and held-out accuracy')
@@ -125,7 +138,7 @@ export function registerDetectorsCommands(cli: Command, loadConfig: () => Config
       for (const v of versions) {
         const m = v.metrics;
         console.log(
-          `${v.current ? '*' : ' '} ${v.version}\tthreshold ${v.threshold}\tMMU ${v.minAreaM2} m²\t${
+          `${v.current ? '*' : ' '} ${v.version}\tthreshold ${v.threshold}${v.fallbackThreshold !== null ? ` (no-SWIR ${v.fallbackThreshold})` : ''}\tMMU ${v.minAreaM2} m²\t${
             m ? `P ${m.precision} R ${m.recall} F1 ${m.f1} decoys ${m.decoyRate}` : 'not evaluated'
           }\t${v.createdAt ?? ''}\t${v.note ?? ''}`,
         );
