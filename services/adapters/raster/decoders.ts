@@ -48,7 +48,9 @@ export class NativeDeflateDecoder extends BaseDecoder {
   }
 }
 
-interface PredictorTags {
+/** The TIFF tags that say how a block is laid out and predicted. */
+export interface PredictorTags {
+  Compression?: number;
   Predictor?: number;
   StripOffsets?: unknown;
   TileWidth?: number;
@@ -63,19 +65,40 @@ interface PredictorTags {
 function undo8(a: Uint8Array, rowLen: number, height: number, stride: number): void {
   for (let r = 0, start = 0; r < height && start < a.length; r++, start += rowLen) {
     const end = Math.min(start + rowLen, a.length);
-    for (let i = start + stride; i < end; i++) a[i] = a[i]! + a[i - stride]!;
+    if (stride === 1) {
+      // One sample per pixel (the usual COG band): a running sum kept in a register.
+      let acc = a[start]!;
+      for (let i = start + 1; i < end; i++) {
+        acc = (acc + a[i]!) & 0xff;
+        a[i] = acc;
+      }
+    } else for (let i = start + stride; i < end; i++) a[i] = a[i]! + a[i - stride]!;
   }
 }
 function undo16(a: Uint16Array, rowLen: number, height: number, stride: number): void {
   for (let r = 0, start = 0; r < height && start < a.length; r++, start += rowLen) {
     const end = Math.min(start + rowLen, a.length);
-    for (let i = start + stride; i < end; i++) a[i] = a[i]! + a[i - stride]!;
+    if (stride === 1) {
+      // One sample per pixel (the usual COG band): a running sum kept in a register.
+      let acc = a[start]!;
+      for (let i = start + 1; i < end; i++) {
+        acc = (acc + a[i]!) & 0xffff;
+        a[i] = acc;
+      }
+    } else for (let i = start + stride; i < end; i++) a[i] = a[i]! + a[i - stride]!;
   }
 }
 function undo32(a: Uint32Array, rowLen: number, height: number, stride: number): void {
   for (let r = 0, start = 0; r < height && start < a.length; r++, start += rowLen) {
     const end = Math.min(start + rowLen, a.length);
-    for (let i = start + stride; i < end; i++) a[i] = a[i]! + a[i - stride]!;
+    if (stride === 1) {
+      // One sample per pixel (the usual COG band): a running sum kept in a register.
+      let acc = a[start]!;
+      for (let i = start + 1; i < end; i++) {
+        acc = (acc + a[i]!) >>> 0;
+        a[i] = acc;
+      }
+    } else for (let i = start + stride; i < end; i++) a[i] = a[i]! + a[i - stride]!;
   }
 }
 
