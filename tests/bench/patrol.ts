@@ -10,7 +10,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -121,6 +121,7 @@ interface Result {
   peakRssMb: number;
 }
 const results: Result[] = [];
+const loadAtStart = loadavg()[0]!;
 for (const nWorkers of WORKERS) {
   const pool = await freshDatabase();
   const config = {
@@ -271,7 +272,8 @@ const fmt = (v: number, d = 0) =>
 const lines = [
   '# Patrol throughput (issue 6)',
   '',
-  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ${new Date().toISOString().slice(0, 10)}.`,
+  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC;`,
+  `1-minute load average ${loadAtStart.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end (2 cores: above 2, other work competes and wall times inflate; CPU times less so).`,
   `${TILES} analysis tiles (1024 × 1024 px at 10 m, ${fmt(TILE_KM2, 1)} km² each) of the simulated demo region,`,
   `Sentinel-2 L2A before ${BEFORE.from}/${BEFORE.to} and after ${AFTER.from}/${AFTER.to}, detectors: ${scenarios.join(', ')}.`,
   'End to end: COGs read and warped, cloud-masked, composited per window, every detector run (ONNX, 1 thread),',
