@@ -259,11 +259,22 @@ export async function tuneDetector(
     ]
       .filter(Boolean)
       .join(', ')}`;
+  // Same model files: what they were trained on (and how they were calibrated) still holds.
+  const previous = await readJson<Record<string, unknown>>(join(dir, 'metrics.json'));
+  const kept = Object.fromEntries(
+    Object.entries(previous ?? {}).filter(([k]) => k === 'trainedOn' || k === 'calibration'),
+  );
   await writeVersion(
     dir,
     next,
     null,
-    { version, heldOut: null, note: `not evaluated yet: run \`skypatrol eval --detector ${id} --save\`` },
+    {
+      version,
+      ...kept,
+      tunedFrom: manifest.version,
+      heldOut: null,
+      note: `not evaluated yet: run \`skypatrol eval --detector ${id} --save\``,
+    },
     note,
   );
   return next;
