@@ -24,14 +24,14 @@ function packWindow(
       out.fill(fill, start, start + plane);
       return;
     }
-    // Rows copied natively, then one pass replacing NaN (v !== v) with the fill value.
+    // Rows copied natively, then one pass replacing NaN with the fill value.
     for (let y = 0; y < h; y++) {
       const srcRow = (y0 + y) * width + x0;
       out.set(src.subarray(srcRow, srcRow + w), start + y * w);
     }
     for (let i = start, end = start + plane; i < end; i++) {
       const v = out[i]!;
-      if (v !== v) out[i] = fill;
+      if (Number.isNaN(v)) out[i] = fill;
     }
   });
   return out;

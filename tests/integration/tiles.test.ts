@@ -390,7 +390,9 @@ describe('vector tiles', () => {
       const r = await app.inject(url('clues', z11));
       if (r.statusCode === 204) return [];
       const l = decode(r.rawPayload).layers.clues!;
-      return Array.from({ length: l.length }, (_, i) => l.feature(i).id).sort((a, b) => Number(a) - Number(b));
+      return Array.from({ length: l.length }, (_, i) => l.feature(i).id).sort(
+        (a, b) => Number(a) - Number(b),
+      );
     };
     const c0 = await count8();
     const p0 = await ids11();
