@@ -304,9 +304,8 @@ const lines = [
   '',
 ];
 if (peer) {
-  const ours = results.at(-1)!;
   const peerRate = (peer.tiles * TILE_KM2) / (peer.cpu_s / 60);
-  const ourRate = (ours.tiles * TILE_KM2) / (ours.cpuS / 60);
+  const rate = (r: Result) => (r.tiles * TILE_KM2) / (r.cpuS / 60);
   lines.push(
     `**Peer**: scripts/bench/peer_patrol.py (Debian python3-gdal ${peer.gdal}, numpy ${peer.numpy}, one process): same tiles and`,
     `scenes, gdal.Warp per band, SCL mask, latest-clear composite, the same six indices + differences, ${scenarios.length} per-pixel`,
@@ -314,12 +313,17 @@ if (peer) {
     '',
     '| | wall s | CPU s | km²/CPU-min |',
     '|---|---:|---:|---:|',
-    `| Skypatrol (${ours.workers} workers, with PostGIS writes) | ${fmt(ours.wallS, 1)} | ${fmt(ours.cpuS, 1)} | ${fmt(ourRate)} |`,
+    ...results.map(
+      (r) =>
+        `| Skypatrol (${r.workers} worker${r.workers > 1 ? 's' : ''}, with PostGIS writes) | ${fmt(r.wallS, 1)} | ${fmt(r.cpuS, 1)} | ${fmt(rate(r))} |`,
+    ),
     `| GDAL + numpy peer | ${fmt(peer.wall_s, 1)} | ${fmt(peer.cpu_s, 1)} | ${fmt(peerRate)} |`,
     '',
-    `Ratio Skypatrol ÷ peer (per CPU-minute): **${(ourRate / peerRate).toFixed(2)}**. Peer stages (s): ${Object.entries(
-      peer.stages_s,
-    )
+    `Ratio Skypatrol ÷ peer (per CPU-minute): ${results
+      .map(
+        (r) => `**${(rate(r) / peerRate).toFixed(2)}** with ${r.workers} worker${r.workers > 1 ? 's' : ''}`,
+      )
+      .join(', ')}. Peer stages (s): ${Object.entries(peer.stages_s)
       .map(([k, v]) => `${k} ${v.toFixed(1)}`)
       .join(', ')}.`,
     '',
