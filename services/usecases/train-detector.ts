@@ -1,12 +1,13 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { LoadedDetector } from '../adapters/files/detector-registry.ts';
+import { featureGraphArchitecture } from '../adapters/onnx/feature-graph.ts';
 import { loadModel } from '../adapters/onnx/session.ts';
 import { SkypatrolError } from '../core/errors.ts';
 import { type DetectorManifest, parseManifest } from '../domain/detectors/manifest.ts';
 import { scenarioSpec, zoningOf } from '../domain/detectors/scenarios.ts';
 import { bumpVersion, sha256Hex, writeVersion } from './detector-versions.ts';
-import { type EvalReport, evaluate, PR_THRESHOLDS } from './eval.ts';
+import { type EvalReport, evaluate } from './eval.ts';
 import { CONDITIONS, type Condition } from './eval-data.ts';
 import {
   FALLBACK_BANDS,
@@ -18,11 +19,19 @@ import {
 
 /**
  * `skypatrol detectors train <scenario> --data <dir>`: train on the simulated regions in
- * `dir`, pick the threshold that maximises object F1 − decoy false-clue rate on those same
- * training regions, evaluate on held-out regions (`heldOut`, never used for training or for
- * the threshold), and write a new version (kept under versions/<version>/).
+ * `dir`; pick each threshold on calibration regions — `calibrate` (regions never trained on)
+ * or, without it, the first training regions — maximising object F1 − decoy false-clue rate
+ * over every condition; when several scenarios are trained together, the thresholds are then
+ * chosen again with all of them running at once (a site claimed by several scenarios goes to
+ * the most specific one, exactly as patrols resolve it); evaluate on held-out regions
+ * (`heldOut`, never used for training or threshold choice, all trained detectors together)
+ * and write a new version of each (kept under versions/<version>/).
  */
-export const CALIBRATION_CONDITIONS: Condition[] = ['s2', 'landsat-s2', 'gf-s2'];
+export const CALIBRATION_CONDITIONS: Condition[] = [...CONDITIONS];
+export const CALIBRATION_THRESHOLDS = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99];
+export const SCENARIO_HIDDEN = 16;
+/** Context the graph needs around a window: base 5×5 pools + 3×3 smoothing (16); with the context features 45×45 + 3×3, rounded up (24). */
+export const scenarioTile = (context: boolean) => ({ size: 512, overlap: context ? 24 : 16 });
 
 export function metricsOf(report: EvalReport, id: string) {
   const d = report.detectors.find((x) => x.detector === id)!;
@@ -36,18 +45,28 @@ export function metricsOf(report: EvalReport, id: string) {
   };
 }
 
+type TrainResult = { manifest: DetectorManifest; calibration: EvalReport; heldOut: EvalReport | null };
+
 export async function trainDetector(options: {
   detectorsDir: string;
   id: string;
   data: string;
   heldOut?: string;
+  calibrate?: string;
   log?: (m: string) => void;
   epochs?: number;
   hidden?: number;
-}): Promise<{ manifest: DetectorManifest; calibration: EvalReport; heldOut: EvalReport | null }> {
+  context?: boolean;
+}): Promise<TrainResult> {
   const { id, ...rest } = options;
   return (await trainDetectors({ ...rest, ids: [id] }))[0]!;
 }
+
+const bestThreshold = (pr: EvalReport['detectors'][number]['pr']) => {
+  let best = pr[0]!;
+  for (const p of pr) if (p.f1 - p.decoyRate > best.f1 - best.decoyRate) best = p;
+  return best;
+};
 
 /** Train several scenario detectors in one pass over the data, then calibrate, evaluate and write each. */
 export async function trainDetectors(options: {
@@ -55,12 +74,16 @@ export async function trainDetectors(options: {
   ids: string[];
   data: string;
   heldOut?: string;
-  /** Training regions used to pick the threshold (the first N; default 4). */
+  /** Simulated regions, never trained on, to pick thresholds on. */
+  calibrate?: string;
+  /** Without `calibrate`: training regions used to pick the threshold (the first N; default 4). */
   calibrationRegions?: number;
   log?: (m: string) => void;
   epochs?: number;
   hidden?: number;
-}): Promise<{ manifest: DetectorManifest; calibration: EvalReport; heldOut: EvalReport | null }[]> {
+  /** Wider-context features (`buildFeatureGraph` option) for the detectors trained in this run. */
+  context?: boolean;
+}): Promise<TrainResult[]> {
   const log = options.log ?? (() => {});
   const specs = options.ids.map((id) => {
     const spec = scenarioSpec(id);
@@ -73,41 +96,136 @@ export async function trainDetectors(options: {
   });
   const dirs = await simRegionDirs(options.data);
   const heldDirs = options.heldOut ? await simRegionDirs(options.heldOut) : [];
-  const overlap = heldDirs.filter((d) => dirs.includes(d));
-  if (overlap.length)
-    throw new SkypatrolError(
-      'VALIDATION',
-      `held-out regions are also training regions: ${overlap.join(', ')}`,
-    );
+  const calDirs = options.calibrate ? await simRegionDirs(options.calibrate) : [];
+  for (const [what, list] of [
+    ['held-out', heldDirs],
+    ['calibration', calDirs],
+  ] as const) {
+    const overlap = list.filter((d) => dirs.includes(d));
+    if (overlap.length)
+      throw new SkypatrolError(
+        'VALIDATION',
+        `${what} regions are also training regions: ${overlap.join(', ')}`,
+      );
+  }
+  if (calDirs.some((d) => heldDirs.includes(d)))
+    throw new SkypatrolError('VALIDATION', 'calibration regions are also held-out regions');
+  const hidden = options.hidden ?? SCENARIO_HIDDEN;
   const models = await trainScenarios({
     specs,
     dataDirs: dirs,
     log,
+    hidden,
+    context: options.context ?? false,
     ...(options.epochs ? { epochs: options.epochs } : {}),
-    ...(options.hidden ? { hidden: options.hidden } : {}),
   });
-  const results = [];
-  for (const spec of specs) {
-    results.push(
-      await finishDetector(spec, models.get(spec.id)!, {
-        detectorsDir: options.detectorsDir,
-        calibrationDirs: dirs.slice(0, options.calibrationRegions ?? 4),
-        heldDirs,
-        log,
-      }),
-    );
+  const calibrationDirs = calDirs.length ? calDirs : dirs.slice(0, options.calibrationRegions ?? 4);
+  const built: { spec: (typeof specs)[number]; trained: TrainedModels; detector: LoadedDetector }[] = [];
+  try {
+    for (const spec of specs)
+      built.push({
+        spec,
+        trained: models.get(spec.id)!,
+        detector: await buildDetector(
+          spec,
+          models.get(spec.id)!,
+          options.detectorsDir,
+          hidden,
+          options.context ?? false,
+        ),
+      });
+    // Thresholds: each detector alone first, then (several detectors) all together.
+    const calibrations = new Map<string, EvalReport>();
+    for (const { spec, detector } of built) {
+      const cal = await evaluate({
+        detectors: [detector],
+        regionDirs: calibrationDirs,
+        conditions: CALIBRATION_CONDITIONS,
+        thresholds: CALIBRATION_THRESHOLDS,
+        prAllConditions: true,
+      });
+      const best = bestThreshold(cal.detectors[0]!.pr);
+      detector.manifest.threshold = best.threshold;
+      calibrations.set(spec.id, cal);
+      log(
+        `${spec.id}: threshold ${best.threshold} alone: calibration object F1 ${best.f1}, decoy rate ${best.decoyRate}`,
+      );
+    }
+    if (built.length > 1) {
+      const joint = await evaluate({
+        detectors: built.map((b) => b.detector),
+        regionDirs: calibrationDirs,
+        conditions: CALIBRATION_CONDITIONS,
+        thresholds: CALIBRATION_THRESHOLDS,
+        prAllConditions: true,
+      });
+      for (const { spec, detector } of built) {
+        const best = bestThreshold(joint.detectors.find((d) => d.detector === spec.id)!.pr);
+        detector.manifest.threshold = best.threshold;
+        calibrations.set(spec.id, joint);
+        log(
+          `${spec.id}: threshold ${best.threshold} with all: calibration object F1 ${best.f1}, decoy rate ${best.decoyRate}`,
+        );
+      }
+    }
+    let heldOut: EvalReport | null = null;
+    if (heldDirs.length) {
+      heldOut = await evaluate({
+        detectors: built.map((b) => b.detector),
+        regionDirs: heldDirs,
+        conditions: [...CONDITIONS],
+      });
+      for (const d of heldOut.detectors) {
+        const o = d.overall;
+        log(
+          `${d.detector} held-out: precision ${o.precision} recall ${o.recall} F1 ${o.f1} pixel IoU ${o.pixelIoU} decoy rate ${o.decoyRate}`,
+        );
+      }
+      log(
+        `held-out, all together: decoy false-clue rate ${heldOut.decoys.rate} (${heldOut.decoys.hit}/${heldOut.decoys.total})`,
+      );
+    }
+    const results: TrainResult[] = [];
+    for (const { spec, trained, detector } of built) {
+      const manifest = detector.manifest;
+      const calibration = calibrations.get(spec.id)!;
+      const metrics = {
+        version: manifest.version,
+        trainedOn: { seeds: trained.seeds, samples: trained.samples, loss: trained.loss },
+        calibration: {
+          seeds: calibration.regions.map((r) => r.seed),
+          conditions: CALIBRATION_CONDITIONS,
+          jointly: built.length > 1,
+          pr: calibration.detectors.find((d) => d.detector === spec.id)!.pr,
+        },
+        heldOut: heldOut ? metricsOf(heldOut, spec.id) : null,
+      };
+      await writeVersion(
+        detector.dir,
+        manifest,
+        { 'model.onnx': trained.full, 'model-nosw.onnx': trained.fallback },
+        metrics,
+        `trained on simulator seeds ${trained.seeds.join(', ')}; threshold on seeds ${calibration.regions.map((r) => r.seed).join(', ')}`,
+      );
+      results.push({ manifest, calibration, heldOut });
+    }
+    return results;
+  } finally {
+    for (const { detector } of built) {
+      await detector.runner.release();
+      await detector.fallbackRunner?.release();
+    }
   }
-  return results;
 }
 
-async function finishDetector(
+async function buildDetector(
   spec: NonNullable<ReturnType<typeof scenarioSpec>>,
   trained: TrainedModels,
-  o: { detectorsDir: string; calibrationDirs: string[]; heldDirs: string[]; log: (m: string) => void },
-): Promise<{ manifest: DetectorManifest; calibration: EvalReport; heldOut: EvalReport | null }> {
-  const { log, heldDirs } = o;
-  const dirs = o.calibrationDirs;
-  const dir = resolve(o.detectorsDir, spec.id);
+  detectorsDir: string,
+  hidden: number,
+  context: boolean,
+): Promise<LoadedDetector> {
+  const dir = resolve(detectorsDir, spec.id);
   await mkdir(dir, { recursive: true });
   const previous = await readFile(join(dir, 'manifest.json'), 'utf8')
     .then((t) => JSON.parse(t) as DetectorManifest)
@@ -129,8 +247,7 @@ async function finishDetector(
     model: {
       file: 'model.onnx',
       sha256: sha256Hex(trained.full),
-      architecture:
-        'spectral-change feature graph (indices, differences, 5×5 mean/std in ONNX) + MLP 48→12→1',
+      architecture: featureGraphArchitecture(FULL_BANDS, hidden, context),
     },
     inputs: {
       tensors: [
@@ -144,7 +261,7 @@ async function finishDetector(
       units: 'reflectance',
       radiometricMatch: 'none',
     },
-    tile: { size: 512, overlap: 16 },
+    tile: scenarioTile(context),
     output: {
       name: 'probability',
       meaning: `probability that the pixel shows the ${spec.name.en.toLowerCase()} change signal: ${spec.signal}`,
@@ -157,52 +274,11 @@ async function finishDetector(
   };
   const check = parseManifest(manifest);
   if (!check.ok) throw new SkypatrolError('DETECTOR_INVALID', check.problems.join('; '));
-
-  const detector: LoadedDetector = {
+  return {
     manifest,
     dir,
     modelPath: join(dir, 'model.onnx'),
     runner: await loadModel(trained.full, 1),
     fallbackRunner: await loadModel(trained.fallback, 1),
   };
-  try {
-    const calibration = await evaluate({
-      detectors: [detector],
-      regionDirs: dirs,
-      conditions: CALIBRATION_CONDITIONS,
-      thresholds: PR_THRESHOLDS,
-    });
-    const pr = calibration.detectors[0]!.pr;
-    let best = pr[0]!;
-    for (const p of pr) if (p.f1 - p.decoyRate >= best.f1 - best.decoyRate) best = p;
-    manifest.threshold = best.threshold;
-    log(
-      `${spec.id}: threshold ${best.threshold}: training-region object F1 ${best.f1}, decoy rate ${best.decoyRate}`,
-    );
-    let heldOut: EvalReport | null = null;
-    if (heldDirs.length) {
-      heldOut = await evaluate({ detectors: [detector], regionDirs: heldDirs, conditions: [...CONDITIONS] });
-      const o = heldOut.detectors[0]!.overall;
-      log(
-        `${spec.id} held-out: precision ${o.precision} recall ${o.recall} F1 ${o.f1} pixel IoU ${o.pixelIoU} decoy rate ${o.decoyRate}`,
-      );
-    }
-    const metrics = {
-      version,
-      trainedOn: { seeds: trained.seeds, samples: trained.samples, loss: trained.loss },
-      calibration: { seeds: calibration.regions.map((r) => r.seed), conditions: CALIBRATION_CONDITIONS, pr },
-      heldOut: heldOut ? metricsOf(heldOut, spec.id) : null,
-    };
-    await writeVersion(
-      dir,
-      manifest,
-      { 'model.onnx': trained.full, 'model-nosw.onnx': trained.fallback },
-      metrics,
-      `trained on simulator seeds ${trained.seeds.join(', ')}`,
-    );
-    return { manifest, calibration, heldOut };
-  } finally {
-    await detector.runner.release();
-    await detector.fallbackRunner?.release();
-  }
 }

@@ -1,6 +1,5 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import * as turf from '@turf/turf';
 import { buildFeatureGraph, featureNames, type MlpHead } from '../adapters/onnx/feature-graph.ts';
 import { loadModel, type ModelRunner } from '../adapters/onnx/session.ts';
 import { SkypatrolError } from '../core/errors.ts';
@@ -8,7 +7,6 @@ import { mulberry32 } from '../domain/detectors/logistic.ts';
 import { fitMlp } from '../domain/detectors/mlp.ts';
 import { deadlineOf } from '../domain/detectors/rules.ts';
 import type { ScenarioSpec } from '../domain/detectors/scenarios.ts';
-import type { PolygonCoords } from '../domain/geo/area.ts';
 import type { CanonicalBand } from '../domain/imagery/bands.ts';
 import {
   type Condition,
@@ -23,7 +21,9 @@ import type { TileComposite } from './read-tile.ts';
 /**
  * Train a scenario detector from simulated regions (`skypatrol simulate` output, several seeds):
  * the feature graph runs on before/after composites of several conditions (Sentinel-2,
- * Landsat → Sentinel-2, one-pixel misregistration; GF → Sentinel-2 for the no-SWIR fallback),
+ * Landsat → Sentinel-2, one-pixel misregistration, the single cloudiest scene of each window —
+ * thin cloud edges, haze and shadow penumbrae the masks leave — and GF → Sentinel-2 and
+ * Sentinel-2 for the no-SWIR fallback),
  * pixels are sampled — positives inside this scenario's planted clue polygons; negatives from
  * the area where the scenario's zoning rule would make a change unlawful (so the model learns
  * what the rule cannot remove: other scenarios' events, decoys, seasonal change), from decoys,
@@ -170,7 +170,7 @@ function sample(
   return picks.length;
 }
 
-const FULL_CONDITIONS: Condition[] = ['s2', 'landsat-s2', 'misregistered'];
+const FULL_CONDITIONS: Condition[] = ['s2', 'landsat-s2', 'misregistered', 'cloudy'];
 const FALLBACK_CONDITIONS: Condition[] = ['gf-s2', 's2'];
 
 /** Train several scenarios in one pass over the data (features are shared; sampling is per scenario). */
@@ -180,17 +180,20 @@ export async function trainScenarios(options: {
   hidden?: number;
   epochs?: number;
   seed?: number;
+  /** Add the wider-context features (`buildFeatureGraph` option) to every trained scenario. */
+  context?: boolean;
   log?: (msg: string) => void;
 }): Promise<Map<string, TrainedModels>> {
   const log = options.log ?? (() => {});
   const rand = mulberry32(options.seed ?? 1234);
-  const nFull = featureNames(FULL_BANDS).length;
-  const nFb = featureNames(FALLBACK_BANDS).length;
+  const context = options.context ?? false;
+  const nFull = featureNames(FULL_BANDS, context).length;
+  const nFb = featureNames(FALLBACK_BANDS, context).length;
   const sets = new Map(
     options.specs.map((s) => [s.id, { full: new SampleSet(nFull), fb: new SampleSet(nFb) }]),
   );
-  const fullRunner = await loadModel(buildFeatureGraph(FULL_BANDS, null), 1);
-  const fbRunner = await loadModel(buildFeatureGraph(FALLBACK_BANDS, null), 1);
+  const fullRunner = await loadModel(buildFeatureGraph(FULL_BANDS, null, undefined, { context }), 1);
+  const fbRunner = await loadModel(buildFeatureGraph(FALLBACK_BANDS, null, undefined, { context }), 1);
   const seeds: number[] = [];
   try {
     for (const dir of options.dataDirs) {
@@ -263,7 +266,7 @@ export async function trainScenarios(options: {
         );
       const w = Float32Array.from(set.y, (v) => (v ? y.length / (2 * nPos) : y.length / (2 * nNeg)));
       const m = fitMlp(set.matrix(), set.nF, y, w, {
-        hidden: options.hidden ?? 12,
+        hidden: options.hidden ?? 16,
         epochs: options.epochs ?? 8,
         seed: options.seed ?? 1234,
       });
@@ -276,8 +279,8 @@ export async function trainScenarios(options: {
     const b = fit(fb, 'fallback');
     const head = (m: typeof a.m): MlpHead => ({ w1: m.w1, b1: m.b1, w2: m.w2, b2: m.b2, hidden: m.hidden });
     out.set(spec.id, {
-      full: buildFeatureGraph(FULL_BANDS, head(a.m), `skypatrol-${spec.id}`),
-      fallback: buildFeatureGraph(FALLBACK_BANDS, head(b.m), `skypatrol-${spec.id}-nosw`),
+      full: buildFeatureGraph(FULL_BANDS, head(a.m), `skypatrol-${spec.id}`, { context }),
+      fallback: buildFeatureGraph(FALLBACK_BANDS, head(b.m), `skypatrol-${spec.id}-nosw`, { context }),
       samples: {
         full: { positive: a.nPos, negative: a.nNeg },
         fallback: { positive: b.nPos, negative: b.nNeg },

@@ -10,7 +10,11 @@ import { GraphBuilder } from './graph-builder.ts';
  *   → per date: indices (w·x)/(v·x + c): NDVI, NDWI, brightness (+ MNDWI, NBR, BSI with SWIR)
  *   → features: after indices, before indices, after − before, 5×5 mean of the differences,
  *     5×5 mean and 5×5 standard deviation of the after indices, band differences, 5×5 mean of
- *     |band differences|
+ *     |band differences|; with `context` (an option per detector) also the wider setting of the
+ *     site before the change: 15×15 mean and standard deviation and 45×45 mean of the before
+ *     indices (a 30 m channel, a lake, a marsh or a field block look alike pixel by pixel, not at
+ *     150–450 m). The context nodes are added after every base node, so the base part of a
+ *     context graph is node for node the base graph and a fused session shares it.
  *   → Conv1×1 (F→H) → Relu → Conv1×1 (H→1) → Sigmoid → 3×3 mean → `probability` [1,1,H,W].
  *
  * With `head = null` the graph stops at `features` [1,F,H,W]; training runs exactly that.
@@ -44,9 +48,9 @@ export function indicesFor(bands: readonly CanonicalBand[]): IndexDef[] {
 }
 
 /** Names of the feature channels, in order. */
-export function featureNames(bands: readonly CanonicalBand[]): string[] {
+export function featureNames(bands: readonly CanonicalBand[], context = false): string[] {
   const idx = indicesFor(bands).map((d) => d.name);
-  return [
+  const base = [
     ...idx.map((n) => `${n}_after`),
     ...idx.map((n) => `${n}_before`),
     ...idx.map((n) => `d_${n}`),
@@ -56,6 +60,24 @@ export function featureNames(bands: readonly CanonicalBand[]): string[] {
     ...bands.map((b) => `d_${b}`),
     ...bands.map((b) => `mean5_abs_d_${b}`),
   ];
+  if (!context) return base;
+  return [
+    ...base,
+    ...idx.map((n) => `mean15_${n}_before`),
+    ...idx.map((n) => `std15_${n}_before`),
+    ...idx.map((n) => `mean45_${n}_before`),
+  ];
+}
+
+/** Short description of the graph for manifests and READMEs (feature count from `bands`). */
+export function featureGraphArchitecture(
+  bands: readonly CanonicalBand[],
+  hidden: number,
+  context = false,
+): string {
+  return context
+    ? `spectral-change feature graph (indices, differences, 5×5 mean/std, context: 15×15 and 45×45 of the before indices, in ONNX) + MLP ${featureNames(bands, true).length}→${hidden}→1`
+    : `spectral-change feature graph (indices, differences, 5×5 mean/std in ONNX) + MLP ${featureNames(bands).length}→${hidden}→1`;
 }
 
 export interface MlpHead {
@@ -72,11 +94,13 @@ export function buildFeatureGraph(
   bands: readonly CanonicalBand[],
   head: MlpHead | null,
   name = 'skypatrol-scenario',
+  options: { context?: boolean } = {},
 ): Uint8Array {
+  const context = options.context ?? false;
   const C = bands.length;
   const defs = indicesFor(bands);
   const K = defs.length;
-  const F = featureNames(bands).length;
+  const F = featureNames(bands, context).length;
   const g = new GraphBuilder(head ? name : `${name}-features`);
   const before = g.input({ name: 'before', shape: [1, C, 'H', 'W'] });
   const after = g.input({ name: 'after', shape: [1, C, 'H', 'W'] });
@@ -116,12 +140,19 @@ export function buildFeatureGraph(
   const varA = g.node('Max', [g.node('Sub', [meanSqA, g.node('Mul', [meanA, meanA])]), zero]);
   const stdA = g.node('Sqrt', [varA]);
   const db = g.node('Sub', [after, before]);
-  const features = g.node(
-    'Concat',
-    [ia, ib, di, pool(di, 5), meanA, stdA, db, pool(g.node('Abs', [db]), 5)],
-    'features_concat',
-    { axis: 1 },
-  );
+  // Base features in the order the base graph has always created them.
+  const baseFeatures = [ia, ib, di, pool(di, 5), meanA, stdA, db, pool(g.node('Abs', [db]), 5)];
+  const contextFeatures: string[] = [];
+  if (context) {
+    // Created after every base node: the base part stays identical to the base graph.
+    const meanB15 = pool(ib, 15);
+    const meanSqB15 = pool(g.node('Mul', [ib, ib]), 15);
+    const varB15 = g.node('Max', [g.node('Sub', [meanSqB15, g.node('Mul', [meanB15, meanB15])]), zero]);
+    contextFeatures.push(meanB15, g.node('Sqrt', [varB15]), boxMean(g, ib, 45, zero));
+  }
+  const features = g.node('Concat', [...baseFeatures, ...contextFeatures], 'features_concat', {
+    axis: 1,
+  });
   if (!head) {
     g.output(features, { name: 'features', shape: [1, F, 'H', 'W'] });
     return g.toBytes(`Skypatrol scenario detector features (${bands.join(', ')})`);
@@ -145,4 +176,39 @@ export function buildFeatureGraph(
   const probability = pool(g.node('Sigmoid', [logit]), 3);
   g.output(probability, { name: 'probability', shape: [1, 1, 'H', 'W'] });
   return g.toBytes(`Skypatrol scenario detector: spectral-change features + MLP (${bands.join(', ')})`);
+}
+
+/**
+ * k×k mean (k odd) as box sums from running sums along rows, then columns: a constant cost per
+ * pixel whatever k (onnxruntime's AveragePool slows down sharply past ~31 pixels). Exact up to
+ * float rounding, clipped at the edges like AveragePool with count_include_pad 0 (every row of a
+ * clipped window has the same number of valid pixels).
+ */
+function boxMean(g: GraphBuilder, x: string, k: number, zero: string): string {
+  const boxSum1 = (y: string, axis: 2 | 3) => {
+    const r = (k - 1) / 2;
+    const cs = g.node('CumSum', [y, g.constantInt64([axis])]);
+    const pads = (lo: number, hi: number) =>
+      g.constantInt64(axis === 3 ? [0, 0, 0, lo, 0, 0, 0, hi] : [0, 0, lo, 0, 0, 0, hi, 0]);
+    const padded = g.node(
+      'Pad',
+      [g.node('Pad', [cs, pads(r + 1, 0)], undefined, { mode: 'constant' }), pads(0, r)],
+      undefined,
+      { mode: 'edge' },
+    );
+    const ax = g.constantInt64([axis]);
+    const hi = g.node('Slice', [padded, g.constantInt64([2 * r + 1]), g.constantInt64([2 ** 31 - 1]), ax]);
+    const lo = g.node('Slice', [padded, g.constantInt64([0]), g.constantInt64([-(2 * r + 1)]), ax]);
+    return g.node('Sub', [hi, lo]);
+  };
+  // Window sizes from a ones plane shaped like one channel of x.
+  const one = g.node('Add', [
+    g.node('Mul', [
+      g.node('Slice', [x, g.constantInt64([0]), g.constantInt64([1]), g.constantInt64([1])]),
+      zero,
+    ]),
+    g.constant([1], [1]),
+  ]);
+  const count = boxSum1(boxSum1(one, 3), 2);
+  return g.node('Div', [boxSum1(boxSum1(x, 3), 2), count]);
 }

@@ -22,7 +22,15 @@ export async function detectorsListCommand(config: Config): Promise<void> {
 export async function detectorsTrainCommand(
   config: Config,
   id: string,
-  opts: { data: string; train?: string; eval?: string; heldOut?: string; epochs?: number },
+  opts: {
+    data: string;
+    train?: string;
+    eval?: string;
+    heldOut?: string;
+    calibrate?: string;
+    epochs?: number;
+    context?: boolean;
+  },
 ): Promise<void> {
   if (id === 'change' && !opts.train && !opts.eval) {
     const r = await trainChangeConv({
@@ -56,7 +64,9 @@ export async function detectorsTrainCommand(
     ids,
     data: opts.data,
     ...(opts.heldOut ? { heldOut: opts.heldOut } : {}),
+    ...(opts.calibrate ? { calibrate: opts.calibrate } : {}),
     ...(opts.epochs ? { epochs: opts.epochs } : {}),
+    ...(opts.context ? { context: true } : {}),
     log: (m) => console.log(m),
   });
   for (const r of results) {
@@ -89,7 +99,15 @@ export function registerDetectorsCommands(cli: Command, loadConfig: () => Config
       'labelled data: a folder of simulated regions (for change: the OSCD folder)',
     )
     .option('--held-out <dir>', 'simulated regions to evaluate the new version on (never trained on)')
+    .option(
+      '--calibrate <dir>',
+      'simulated regions to choose thresholds on (never trained on; default: the first four training regions)',
+    )
     .option('--epochs <n>', 'MLP training epochs', num('epochs'))
+    .option(
+      '--context',
+      'scenario detectors: add the wider-context features (15×15 mean/std, 45×45 mean of the before indices; tile overlap 24)',
+    )
     .option('--train <cities>', 'change only: comma-separated training cities')
     .option('--eval <cities>', 'change only: comma-separated held-out cities')
     .action(async (id, opts) => detectorsTrainCommand(loadConfig(), id, opts));
