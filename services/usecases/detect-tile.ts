@@ -154,7 +154,7 @@ export async function probabilityFor(
 
 /**
  * Probability rasters of several detectors on one tile pair. Detectors whose models can share
- * a session (same window size and overlap, same operator sets; see adapters/onnx/fuse.ts) run
+ * a session (same window size, same operator sets; see adapters/onnx/fuse.ts) run
  * as one fused ONNX graph, fed once per distinct input tensor, so the features they compute
  * alike (indices, differences, neighbourhood statistics) are computed once per window. With
  * `fuse: false` each runs on its own (same numbers; used to measure what fusion saves).
@@ -209,14 +209,19 @@ export async function probabilitiesFor(
   const groups = new Map<string, Plan[]>();
   plans.forEach((p, i) => {
     const fusable = options.fuse !== false ? fusionGroup(p.runner) : null;
-    const { size, overlap } = p.d.manifest.tile;
-    const key = fusable === null ? `alone:${i}` : `${size}/${overlap}/${fusable}`;
+    // Same window size: one session. Overlap is the context a model needs on each side, so
+    // the group's windows take the largest; a model with less sees more than it needs, and
+    // its kept centres are the same.
+    const key = fusable === null ? `alone:${i}` : `${p.d.manifest.tile.size}/${fusable}`;
     groups.set(key, [...(groups.get(key) ?? []), p]);
   });
 
   const out = new Map<string, { probability: Float32Array; fallback: boolean }>();
   for (const group of groups.values()) {
-    const tile = group[0]!.d.manifest.tile;
+    const tile = {
+      size: group[0]!.d.manifest.tile.size,
+      overlap: Math.max(...group.map((p) => p.d.manifest.tile.overlap)),
+    };
     if (group.length === 1) {
       const p = group[0]!;
       const output = p.d.manifest.output.name;
