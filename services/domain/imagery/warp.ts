@@ -324,7 +324,7 @@ export function warp(
   const by = new Float64Array(tw);
   if (method === 'average') sampleAverage(lattice, src, target, opts, out, bx, by);
   else if (method === 'nearest') sampleNearest(lattice, src, out, bx, by);
-  else sampleBilinear(lattice, src, out, bx, by);
+  else sampleBilinearBands(lattice, s.width, s.height, [src.data], [out], bx, by);
   return out;
 }
 
@@ -383,17 +383,21 @@ function sampleNearest(
   }
 }
 
-/** Bilinear sampling along the lattice, exactly as `resampleSameCrs` does it. */
-function sampleBilinear(
+/**
+ * Bilinear sampling of one or more bands on one source grid (the geometry — source position,
+ * neighbours and weights — computed once per target pixel for every band); a neighbourhood
+ * touching NaN falls back to the nearest source value. Outside the source: NaN.
+ */
+function sampleBilinearBands(
   lattice: Lattice,
-  src: { grid: Grid; data: Float32Array },
-  out: Float32Array,
+  sw: number,
+  sh: number,
+  bands: readonly Float32Array[],
+  outs: Float32Array[],
   bx: Float64Array,
   by: Float64Array,
 ): void {
-  const sw = src.grid.width;
-  const sh = src.grid.height;
-  const d = src.data;
+  const nb = bands.length;
   const tw = lattice.width;
   for (let r = 0; r < lattice.height; r++) {
     lattice.row(r, bx, by);
@@ -401,26 +405,47 @@ function sampleBilinear(
     for (let c = 0; c < tw; c++) {
       const sx = bx[c]!;
       const sy = by[c]!;
+      const k = off + c;
       // Also rejects NaN positions (outside the projection's domain).
       if (!(sx >= 0 && sx < sw && sy >= 0 && sy < sh)) {
-        out[off + c] = Number.NaN;
+        for (let b = 0; b < nb; b++) outs[b]![k] = Number.NaN;
         continue;
       }
-      const nearest = d[Math.floor(sy) * sw + Math.floor(sx)]!;
+      // Inside the source (all four neighbours there) the clamps are no-ops and floor is
+      // truncation, so they are skipped.
       const fx = sx - 0.5;
       const fy = sy - 0.5;
-      const x0 = Math.max(0, Math.min(sw - 1, Math.floor(fx)));
-      const y0 = Math.max(0, Math.min(sh - 1, Math.floor(fy)));
-      const x1 = Math.min(sw - 1, x0 + 1);
-      const y1 = Math.min(sh - 1, y0 + 1);
-      const tx = Math.max(0, Math.min(1, fx - x0));
-      const ty = Math.max(0, Math.min(1, fy - y0));
-      const v00 = d[y0 * sw + x0]!;
-      const v10 = d[y0 * sw + x1]!;
-      const v01 = d[y1 * sw + x0]!;
-      const v11 = d[y1 * sw + x1]!;
-      const v = (v00 * (1 - tx) + v10 * tx) * (1 - ty) + (v01 * (1 - tx) + v11 * tx) * ty;
-      out[off + c] = Number.isNaN(v) ? nearest : v;
+      const near = (sy | 0) * sw + (sx | 0);
+      let i00: number;
+      let dx: number;
+      let dy: number;
+      let tx: number;
+      let ty: number;
+      if (fx >= 0 && fy >= 0 && fx < sw - 1 && fy < sh - 1) {
+        const xa = fx | 0;
+        const ya = fy | 0;
+        i00 = ya * sw + xa;
+        dx = 1;
+        dy = sw;
+        tx = fx - xa;
+        ty = fy - ya;
+      } else {
+        const xa = Math.max(0, Math.min(sw - 1, Math.floor(fx)));
+        const ya = Math.max(0, Math.min(sh - 1, Math.floor(fy)));
+        i00 = ya * sw + xa;
+        dx = Math.min(sw - 1, xa + 1) - xa;
+        dy = (Math.min(sh - 1, ya + 1) - ya) * sw;
+        tx = Math.max(0, Math.min(1, fx - xa));
+        ty = Math.max(0, Math.min(1, fy - ya));
+      }
+      const i01 = i00 + dy;
+      const ux = 1 - tx;
+      const uy = 1 - ty;
+      for (let b = 0; b < nb; b++) {
+        const d = bands[b]!;
+        const v = (d[i00]! * ux + d[i00 + dx]! * tx) * uy + (d[i01]! * ux + d[i01 + dx]! * tx) * ty;
+        outs[b]![k] = Number.isNaN(v) ? d[near]! : v;
+      }
     }
   }
 }
@@ -541,55 +566,6 @@ export function warpWindowBands(
   const lattice = targetLattice(s, target, opts);
   const bx = new Float64Array(tw);
   const by = new Float64Array(tw);
-  const nb = bands.length;
-  for (let r = 0; r < target.height; r++) {
-    lattice.row(r, bx, by);
-    const off = r * tw;
-    for (let c = 0; c < tw; c++) {
-      const sx = bx[c]!;
-      const sy = by[c]!;
-      const k = off + c;
-      // Also rejects NaN positions (outside the projection's domain).
-      if (!(sx >= 0 && sx < sw && sy >= 0 && sy < sh)) {
-        for (let b = 0; b < nb; b++) outs[b]![k] = Number.NaN;
-        continue;
-      }
-      // As sampleBilinear, term for term; inside the source (all four neighbours there) the
-      // clamps are no-ops and floor is truncation, so they are skipped.
-      const fx = sx - 0.5;
-      const fy = sy - 0.5;
-      const near = (sy | 0) * sw + (sx | 0);
-      let i00: number;
-      let dx: number;
-      let dy: number;
-      let tx: number;
-      let ty: number;
-      if (fx >= 0 && fy >= 0 && fx < sw - 1 && fy < sh - 1) {
-        const xa = fx | 0;
-        const ya = fy | 0;
-        i00 = ya * sw + xa;
-        dx = 1;
-        dy = sw;
-        tx = fx - xa;
-        ty = fy - ya;
-      } else {
-        const xa = Math.max(0, Math.min(sw - 1, Math.floor(fx)));
-        const ya = Math.max(0, Math.min(sh - 1, Math.floor(fy)));
-        i00 = ya * sw + xa;
-        dx = Math.min(sw - 1, xa + 1) - xa;
-        dy = (Math.min(sh - 1, ya + 1) - ya) * sw;
-        tx = Math.max(0, Math.min(1, fx - xa));
-        ty = Math.max(0, Math.min(1, fy - ya));
-      }
-      const i01 = i00 + dy;
-      const ux = 1 - tx;
-      const uy = 1 - ty;
-      for (let b = 0; b < nb; b++) {
-        const d = bands[b]!;
-        const v = (d[i00]! * ux + d[i00 + dx]! * tx) * uy + (d[i01]! * ux + d[i01 + dx]! * tx) * ty;
-        outs[b]![k] = Number.isNaN(v) ? d[near]! : v;
-      }
-    }
-  }
+  sampleBilinearBands(lattice, sw, sh, bands, outs, bx, by);
   return outs;
 }
