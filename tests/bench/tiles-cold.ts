@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
+import { mulberry32 as rng } from '../../services/domain/detectors/logistic.ts';
 import { toLonLatFn } from '../../services/domain/geo/crs.ts';
 import { lonLatToTile, type TileCoord } from '../../services/domain/geo/webmercator.ts';
 import {
@@ -31,18 +32,6 @@ const N = Number(process.env.BENCH_COLD_TILES ?? 40);
  * the COGs and parses their IFDs).
  */
 const CLEAR = process.env.BENCH_COLD_CLEAR ?? 'row';
-
-/** Deterministic PRNG (mulberry32), as in tiles.ts. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The bench's scene, made once (same generator and seed as tests/bench/tiles.ts). */
 export function benchScene(dir = join(tmpdir(), 'skypatrol-tiles-cold')): Record<string, string> {

@@ -27,6 +27,7 @@ import {
   vectorTile,
 } from '../../services/adapters/postgis/mvt-store.ts';
 import { createPool } from '../../services/adapters/postgis/pool.ts';
+import { mulberry32 as rng } from '../../services/domain/detectors/logistic.ts';
 import { toLonLatFn } from '../../services/domain/geo/crs.ts';
 import { lonLatToTile, type TileCoord } from '../../services/domain/geo/webmercator.ts';
 import { clearTileCaches, decodedBlockStats } from '../../services/usecases/render-tile.ts';
@@ -58,18 +59,6 @@ const pct = (v: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
 };
 const f1 = (v: number) => v.toFixed(1);
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---------------------------------------------------------------------------------------
 // Server mode: the benchmark spawns this file again to serve tiles from another process, so

@@ -1,5 +1,6 @@
 import { booleanIntersects, booleanPointInPolygon, point, polygon } from '@turf/turf';
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../services/domain/detectors/logistic.ts';
 import {
   type AnalysisTile,
   type AoiGeometry,
@@ -13,17 +14,6 @@ import {
   tilesForAoi,
 } from '../../services/domain/geo/analysis-grid.ts';
 import { fromLonLatFn } from '../../services/domain/geo/crs.ts';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function box(w: number, s: number, e: number, n: number): AoiGeometry {
   return {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../services/domain/detectors/logistic.ts';
 import { transformFn } from '../../services/domain/geo/crs.ts';
 import type { Grid } from '../../services/domain/geo/grid.ts';
 import { lonLatToTile, tileGrid } from '../../services/domain/geo/webmercator.ts';
@@ -10,17 +11,6 @@ import {
   warpWindowBands,
 } from '../../services/domain/imagery/warp.ts';
 import { TILE_WARP } from '../../services/usecases/render-tile.ts';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A 10 m UTM 50N scene of 2048 × 2048 px near Hulunbuir (49°N). */
 const SCENE: Grid = {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../services/domain/detectors/logistic.ts';
 import { tileById } from '../../services/domain/geo/analysis-grid.ts';
 import { transformFn } from '../../services/domain/geo/crs.ts';
 import type { Grid } from '../../services/domain/geo/grid.ts';
@@ -10,17 +11,6 @@ import {
   warpWindow,
   windowGrid,
 } from '../../services/domain/imagery/warp.ts';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Fills a grid with f(map x, map y) at pixel centres. */
 function fill(grid: Grid, f: (x: number, y: number) => number): Float32Array {
