@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { LoadedDetector } from '../adapters/files/detector-registry.ts';
 import { fusedRunner, fusionGroup, type ModelRunner } from '../adapters/onnx/session.ts';
 import { SkypatrolError } from '../core/errors.ts';
-import { type DetectorManifest, thresholdFor, type ZoneLayer } from '../domain/detectors/manifest.ts';
+import { thresholdFor, type ZoneLayer } from '../domain/detectors/manifest.ts';
 import { polygonize } from '../domain/detectors/polygonize.ts';
 import {
   applyZoningRule,
@@ -20,7 +20,7 @@ import { CANONICAL_BANDS, type CanonicalBand } from '../domain/imagery/bands.ts'
 import { matchMeanStd } from '../domain/imagery/radiometry.ts';
 import { type ClueFeature, toClueFeature } from './detect-pair.ts';
 import type { TileComposite } from './read-tile.ts';
-import { runOnBands, runTiledFeeds, type TiledFeed } from './run-model.ts';
+import { runTiledFeeds, type TiledFeed } from './run-model.ts';
 
 export type { TileZones, ZoneRecord } from '../domain/detectors/rules.ts';
 
@@ -126,30 +126,7 @@ export async function probabilityFor(
   width: number,
   height: number,
 ): Promise<{ probability: Float32Array; fallback: boolean }> {
-  const m: DetectorManifest = d.manifest;
-  const { runner, bands, fallback } = modelFor(d, before, after);
-  const missing = (c: TileComposite, b: string) => !hasBand(before, b) || !hasBand(after, b) || !c.bands[b];
-  const beforeBands = new Map<CanonicalBand, Float32Array>();
-  const afterBands = new Map<CanonicalBand, Float32Array>();
-  for (const b of bands) {
-    // An optional band missing in either date is left out of both (→ the declared fallback value),
-    // so the pair never "changes" merely because one sensor lacks it.
-    if (missing(before, b) || missing(after, b)) continue;
-    beforeBands.set(b, before.bands[b]!);
-    afterBands.set(
-      b,
-      m.inputs.radiometricMatch === 'mean-std'
-        ? matchMeanStd(before.bands[b]!, after.bands[b]!)
-        : after.bands[b]!,
-    );
-  }
-  const probability = await runOnBands(
-    runner,
-    m,
-    { width, height, before: beforeBands, after: afterBands },
-    { bands },
-  );
-  return { probability, fallback };
+  return (await probabilitiesFor([d], before, after, width, height)).get(d.manifest.id)!;
 }
 
 /**
