@@ -231,20 +231,23 @@ export async function compositeTile(
   // Newest first (ties: the later id first, as `composite` prefers the later observation).
   for (let i = scenes.length - 1; i >= 0; i--) {
     const scene = scenes[i]!;
+    let r: TileRead | null;
     try {
-      const r = await readSceneOnTile(scene, tile, bands, options.cache ? { cache: options.cache } : {});
-      if (!r) continue;
-      read.push({ index: i, obs: { bands: r.bands, valid: r.valid, date: r.date }, id: scene.id });
-      if (stopWhenCovered) {
-        uncovered -= markCovered(covered, r);
-        // Done when every pixel is covered, or the rest lie where no older scene looks.
-        if (uncovered === 0 || (i > 0 && !(await moreToSee(i)))) break;
-      }
+      r = await readSceneOnTile(scene, tile, bands, options.cache ? { cache: options.cache } : {});
     } catch (err) {
       const e = wrapError(err, 'SCENE_CORRUPT', `scene ${scene.id}`);
       failed.push({ sceneId: scene.id, code: e.code, message: e.message });
       // A broken scene is taken out of the catalog with its reason; a network hiccup is not.
       if (!e.retryable) await markSceneFailed(pool, scene.id, e.code, e.message);
+      continue;
+    }
+    if (!r) continue;
+    read.push({ index: i, obs: { bands: r.bands, valid: r.valid, date: r.date }, id: scene.id });
+    if (stopWhenCovered) {
+      uncovered -= markCovered(covered, r);
+      // Done when every pixel is covered, or the rest lie where no older scene looks. (Outside
+      // the scene's try: a database error here is the tile's to retry, not the scene's fault.)
+      if (uncovered === 0 || (i > 0 && !(await moreToSee(i)))) break;
     }
   }
   read.sort((a, b) => a.index - b.index);
