@@ -263,29 +263,33 @@ export async function processTile(deps: TileWorkerDeps, job: TileJobData): Promi
       custody = await deps.custody([...before.scenes, ...after.scenes]).catch(() => null);
   }
   const t2 = performance.now();
-  const written = await withTransaction(pool, async (client) => {
-    if (!(await lockTileForWrite(client, job.runId, job.tileId))) return null;
-    const merge = await writeTileDetections(client, {
-      runId: job.runId,
-      tileId: job.tileId,
-      actor: deps.actor ?? 'patrol',
-      features,
-      inputs: {
-        before: before?.scenes ?? [],
-        after: after?.scenes ?? [],
-        ...(custody ? { custody } : {}),
-      },
-    });
-    stages.database = performance.now() - t2;
-    await markTileDone(client, {
-      runId: job.runId,
-      tileId: job.tileId,
-      coverage,
-      detections: merge.detections,
-      stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, Math.round(v)])),
-    });
-    return merge;
-  });
+  const written = await withTransaction(
+    pool,
+    async (client) => {
+      if (!(await lockTileForWrite(client, job.runId, job.tileId))) return null;
+      const merge = await writeTileDetections(client, {
+        runId: job.runId,
+        tileId: job.tileId,
+        actor: deps.actor ?? 'patrol',
+        features,
+        inputs: {
+          before: before?.scenes ?? [],
+          after: after?.scenes ?? [],
+          ...(custody ? { custody } : {}),
+        },
+      });
+      stages.database = performance.now() - t2;
+      await markTileDone(client, {
+        runId: job.runId,
+        tileId: job.tileId,
+        coverage,
+        detections: merge.detections,
+        stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, Math.round(v)])),
+      });
+      return merge;
+    },
+    { retryConflicts: 3 },
+  );
   if (!written)
     return {
       status: 'skipped',

@@ -8,7 +8,7 @@
  * simulated on first use), BENCH_PATROL_WORKERS (default "1,2").
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -44,6 +44,29 @@ function cpuSeconds(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / HZ; // utime + stime
+}
+
+/** CPU seconds of each thread of a process, summed by thread name (main, V8 GC helpers, libuv pool…). */
+function threadCpu(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = tid === String(pid) ? 'main' : f.slice(f.indexOf('(') + 1, f.lastIndexOf(')'));
+      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      const s = (Number(fields[11]) + Number(fields[12])) / HZ;
+      out.set(name, (out.get(name) ?? 0) + s);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
 }
 
 async function freshDatabase(): Promise<pg.Pool> {
@@ -119,6 +142,10 @@ interface Result {
   clues: number;
   stages: Record<string, number>;
   peakRssMb: number;
+  /** Worker CPU seconds by thread name, summed over the workers. */
+  threads: Record<string, number>;
+  /** Seconds inside tile jobs (started → finished), summed over tiles: the rest of workers × wall is waiting or set-up. */
+  inTilesS: number;
 }
 const results: Result[] = [];
 const loadAtStart = loadavg()[0]!;
@@ -135,7 +162,7 @@ for (const nWorkers of WORKERS) {
     SKYPATROL_QUEUE_PREFIX: config.queuePrefix,
     SKYPATROL_ONNX_THREADS: '1',
     SKYPATROL_WORKER_CONCURRENCY: '1',
-    SKYPATROL_LOG_LEVEL: 'warn',
+    SKYPATROL_LOG_LEVEL: process.env.BENCH_PATROL_LOG ? 'info' : 'warn',
   };
   const queue = patrolQueue(config);
   const workers: ChildProcess[] = [];
@@ -144,12 +171,19 @@ for (const nWorkers of WORKERS) {
       spawn(process.execPath, ['bin/skypatrol.mjs', 'worker', '--no-notifier'], {
         cwd: ROOT,
         env,
-        stdio: 'ignore',
+        stdio: [
+          'ignore',
+          process.env.BENCH_PATROL_LOG
+            ? openSync(`${process.env.BENCH_PATROL_LOG}.${nWorkers}.${i}`, 'w')
+            : 'ignore',
+          'ignore',
+        ],
       }),
     );
   while ((await queue.getWorkersCount()) < nWorkers) await sleep(200);
   // Detector sessions load on the first job; warm them on a throwaway tile outside the timing.
   const cpu0 = workers.map((c) => cpuSeconds(c.pid!));
+  const threads0 = workers.map((c) => threadCpu(c.pid!));
   let peakRss = 0;
   const t0 = performance.now();
   const run = await planPatrol(
@@ -175,6 +209,11 @@ for (const nWorkers of WORKERS) {
   }
   const wallS = (performance.now() - t0) / 1000;
   const cpuS = workers.reduce((sum, c, i) => sum + cpuSeconds(c.pid!) - cpu0[i]!, 0);
+  const threads: Record<string, number> = {};
+  workers.forEach((c, i) => {
+    for (const [name, s] of threadCpu(c.pid!))
+      threads[name] = (threads[name] ?? 0) + s - (threads0[i]!.get(name) ?? 0);
+  });
   for (const c of workers) c.kill('SIGTERM');
   const done = (await getRun(pool, run.id))!;
   const st = await pool.query<{ key: string; ms: number }>(
@@ -191,6 +230,14 @@ for (const nWorkers of WORKERS) {
     clues: done.clueCount,
     stages: Object.fromEntries(st.rows.map((r) => [r.key, r.ms])),
     peakRssMb: peakRss,
+    threads,
+    inTilesS: (
+      await pool.query<{ s: number }>(
+        `SELECT coalesce(sum(extract(epoch FROM finished_at - started_at)), 0)::float8 AS s
+           FROM patrol_tiles WHERE run_id = $1 AND status = 'done'`,
+        [run.id],
+      )
+    ).rows[0]!.s,
   });
   console.log(JSON.stringify(results.at(-1)));
   await queue.obliterate({ force: true }).catch(() => {});

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finalizeRun, writeTileDetections } from '../../services/adapters/postgis/incident-store.ts';
-import { createRun, lockTileForWrite, markTileDone } from '../../services/adapters/postgis/patrol-store.ts';
+import {
+  createRun,
+  getRun,
+  lockTileForWrite,
+  markTileDone,
+  setRunStatus,
+} from '../../services/adapters/postgis/patrol-store.ts';
 import { withTransaction } from '../../services/adapters/postgis/pool.ts';
 import { grewMaterially, recheckVerdict } from '../../services/domain/patrols/patrol.ts';
 import type { ClueFeature } from '../../services/usecases/detect-pair.ts';
@@ -173,5 +179,130 @@ describe('clues as incidents', () => {
     const clear = await run({ [TILE_A]: [] });
     expect(clear.closed.rechecked).toEqual([{ id: clue!.id, result: 'restored' }]);
     expect((await open())[0]).toMatchObject({ recheck: 'restored', status: 'remediation_check' });
+  });
+});
+
+describe('tile writes of one run from several workers', () => {
+  async function runningRun(tiles: string[]): Promise<string> {
+    const runId = await withTransaction(db.pool, (c) =>
+      createRun(
+        c,
+        {
+          aoi: AOI,
+          before: { from: '2024-06-01', to: '2024-06-30' },
+          after: { from: '2025-06-01', to: '2025-08-31' },
+          scenarios: ['mine'],
+          sensors: [],
+          createdBy: 'test',
+        },
+        tiles,
+      ),
+    );
+    await db.pool.query("UPDATE patrol_runs SET status = 'running', started_at = now() WHERE id = $1", [
+      runId,
+    ]);
+    return runId;
+  }
+  /** One tile's write transaction, as processTile does it (no conflict retry: the locks must not deadlock). */
+  const write = (runId: string, tileId: string, f: ClueFeature[], hold?: Promise<void>) =>
+    withTransaction(db.pool, async (c) => {
+      if (!(await lockTileForWrite(c, runId, tileId))) return false;
+      await hold;
+      await writeTileDetections(c, { runId, tileId, actor: 'test', features: f, inputs: {} });
+      await markTileDone(c, { runId, tileId, coverage: FULL, detections: f.length, stages: {} });
+      return true;
+    });
+
+  it('two tiles written at once both commit (no deadlock on the run row) and are both counted', async () => {
+    const runId = await runningRun([TILE_A, TILE_B]);
+    let release!: () => void;
+    const hold = new Promise<void>((r) => {
+      release = r;
+    });
+    // Both transactions hold their tile and run locks before either writes: the interleaving
+    // that deadlocked when tile writers share-locked the run row and then both updated it.
+    const a = write(runId, TILE_A, [feature(rect(117.7, 49.38, 117.71, 49.39))], hold);
+    const b = write(runId, TILE_B, [feature(rect(117.8, 49.38, 117.81, 49.39))], hold);
+    await new Promise((r) => setTimeout(r, 200));
+    release();
+    expect(await Promise.all([a, b])).toEqual([true, true]);
+    expect((await getRun(db.pool, runId))?.tilesDone).toBe(2);
+  });
+
+  it('a cancel waits for a tile write in flight; a write after the cancel writes nothing', async () => {
+    const runId = await runningRun([TILE_A, TILE_B]);
+    let release!: () => void;
+    const hold = new Promise<void>((r) => {
+      release = r;
+    });
+    const order: string[] = [];
+    const a = write(runId, TILE_A, [], hold).then((ok) => {
+      order.push('tile');
+      return ok;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const cancel = setRunStatus(db.pool, runId, 'cancelled', ['queued', 'running']).then((ok) => {
+      order.push('cancel');
+      return ok;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(order).toEqual([]); // the cancel is waiting for the tile's transaction
+    release();
+    expect(await a).toBe(true);
+    expect(await cancel).toBe(true);
+    expect(order).toEqual(['tile', 'cancel']);
+    expect(await write(runId, TILE_B, [])).toBe(false);
+    const r = await getRun(db.pool, runId);
+    expect(r).toMatchObject({ status: 'cancelled', tilesDone: 1 });
+  });
+});
+
+describe('withTransaction with retryConflicts', () => {
+  it('runs a transaction again after a real deadlock, and never after other errors', async () => {
+    await db.pool.query('CREATE TABLE IF NOT EXISTS tx_retry_probe (id int PRIMARY KEY, v int)');
+    await db.pool.query('INSERT INTO tx_retry_probe VALUES (1, 0), (2, 0) ON CONFLICT DO NOTHING');
+    // Two transactions lock rows 1 and 2 in opposite orders: PostgreSQL aborts one with 40P01;
+    // with retries both end committed.
+    const calls = { a: 0, b: 0 };
+    const barrier = (() => {
+      let n = 0;
+      let open!: () => void;
+      const p = new Promise<void>((r) => {
+        open = r;
+      });
+      return () => {
+        if (++n === 2) open();
+        return p;
+      };
+    })();
+    const tx = (first: number, second: number, key: 'a' | 'b') =>
+      withTransaction(
+        db.pool,
+        async (c) => {
+          calls[key]++;
+          await c.query('UPDATE tx_retry_probe SET v = v + 1 WHERE id = $1', [first]);
+          if (calls[key] === 1) await barrier();
+          await c.query('UPDATE tx_retry_probe SET v = v + 1 WHERE id = $1', [second]);
+          return key;
+        },
+        { retryConflicts: 2 },
+      );
+    expect(await Promise.all([tx(1, 2, 'a'), tx(2, 1, 'b')])).toEqual(['a', 'b']);
+    expect(calls.a + calls.b).toBe(3); // one of them ran twice
+    const { rows } = await db.pool.query<{ v: number }>('SELECT v FROM tx_retry_probe ORDER BY id');
+    expect(rows.map((r) => r.v)).toEqual([2, 2]); // the aborted attempt left nothing behind
+
+    let other = 0;
+    await expect(
+      withTransaction(
+        db.pool,
+        async () => {
+          other++;
+          throw Object.assign(new Error('unique'), { code: '23505' });
+        },
+        { retryConflicts: 3 },
+      ),
+    ).rejects.toThrow('unique');
+    expect(other).toBe(1);
   });
 });

@@ -174,10 +174,14 @@ export async function lockTileForWrite(
   runId: string,
   tileId: string,
 ): Promise<boolean> {
-  // The run row is share-locked too: a cancel waits for this write, or this write sees it.
+  // The run row is key-share locked: a status change (setRunStatus locks the row FOR UPDATE)
+  // waits for this write, or this write sees it. KEY SHARE, not SHARE: tile writers of one run
+  // then do not block each other's `tiles_done` increment (markTileDone). With SHARE two writers
+  // each held the share lock and each waited for the other's to upgrade: a deadlock, and a
+  // tile computed again, whenever two workers finished tiles of one run at once.
   const { rows } = await client.query<{ status: string; run: string }>(
     `SELECT t.status, r.status AS run FROM patrol_tiles t JOIN patrol_runs r ON r.id = t.run_id
-      WHERE t.run_id = $1 AND t.tile_id = $2 FOR UPDATE OF t FOR SHARE OF r`,
+      WHERE t.run_id = $1 AND t.tile_id = $2 FOR UPDATE OF t FOR KEY SHARE OF r`,
     [runId, tileId],
   );
   return rows[0] !== undefined && rows[0].status !== 'done' && rows[0].run === 'running';
@@ -296,9 +300,12 @@ export async function setRunStatus(
   to: RunStatus,
   from: RunStatus[],
 ): Promise<boolean> {
+  // FOR UPDATE first: it waits for tile writes in flight (they hold KEY SHARE, which a plain
+  // UPDATE would not wait for), so no tile is written `done` after its run was cancelled.
   const { rowCount } = await db.query(
-    `UPDATE patrol_runs SET status = $2, finished_at = CASE WHEN $2 IN ('done', 'failed', 'cancelled') THEN now() ELSE NULL END
-      WHERE id = $1 AND status = ANY($3)`,
+    `WITH l AS (SELECT id FROM patrol_runs WHERE id = $1 FOR UPDATE)
+     UPDATE patrol_runs r SET status = $2, finished_at = CASE WHEN $2 IN ('done', 'failed', 'cancelled') THEN now() ELSE NULL END
+       FROM l WHERE r.id = l.id AND r.status = ANY($3)`,
     [runId, to, from],
   );
   return (rowCount ?? 0) > 0;

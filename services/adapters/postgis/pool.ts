@@ -18,10 +18,31 @@ export function createPool(databaseUrl: string, max = 10): pg.Pool {
 }
 
 /** Run `fn` in a transaction; rolls back on any error. */
+/** PostgreSQL's deadlock_detected and serialization_failure: the transaction may simply be run again. */
+const CONFLICT_CODES = new Set(['40P01', '40001']);
+
+/**
+ * Runs `fn` in a transaction. With `retryConflicts: n`, a transaction that PostgreSQL aborted
+ * for a deadlock or a serialization failure is rolled back and run again, up to n more times
+ * (`fn` must then be safe to repeat: it is, when all it does is in the transaction).
+ */
 export async function withTransaction<T>(
   pool: pg.Pool,
   fn: (client: pg.PoolClient) => Promise<T>,
+  opts: { retryConflicts?: number } = {},
 ): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await transactionOnce(pool, fn);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (attempt >= (opts.retryConflicts ?? 0) || !code || !CONFLICT_CODES.has(code)) throw err;
+      await new Promise((r) => setTimeout(r, 20 * (attempt + 1) * (1 + Math.random())));
+    }
+  }
+}
+
+async function transactionOnce<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   let client: pg.PoolClient;
   try {
     client = await pool.connect();

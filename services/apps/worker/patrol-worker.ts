@@ -88,8 +88,10 @@ export function startPatrolWorker(
       }
       const data = job.data as TileJobData;
       const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
       try {
         const r: TileOutcome = await processTile(deps, data);
+        const cpu = process.cpuUsage(cpu0);
         log({
           msg: 'tile',
           run: data.runId,
@@ -98,6 +100,8 @@ export function startPatrolWorker(
           ...(r.reason ? { reason: r.reason } : {}),
           detections: r.detections,
           ms: Math.round(performance.now() - t0),
+          // The process's CPU time during the job (every thread; with concurrency 1, the tile's).
+          cpuMs: Math.round((cpu.user + cpu.system) / 1000),
           stages: Object.fromEntries(Object.entries(r.stages).map(([k, v]) => [k, Math.round(v)])),
         });
         return r;
