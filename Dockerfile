@@ -23,5 +23,5 @@ COPY tiles ./tiles
 COPY --from=build /app/web/dist ./web/dist
 USER node
 EXPOSE 8080
-ENTRYPOINT ["node", "bin/skypatrol.mjs"]
+ENTRYPOINT ["node", "--single-threaded-gc", "bin/skypatrol.mjs"]
 CMD ["serve"]

@@ -5,7 +5,9 @@
  * (scripts/bench/peer_patrol.py) on the same tiles. Written to docs/benchmarks-patrol.md.
  *
  * Env: BENCH_PATROL_TILES (default 6) analysis tiles from the demo region (data/demo-region,
- * simulated on first use), BENCH_PATROL_WORKERS (default "1,2").
+ * simulated on first use), BENCH_PATROL_WORKERS (default "1,2"), BENCH_PATROL_NODE_ARGS (the
+ * workers' node flags, default "--single-threaded-gc" as bin/skypatrol.mjs; "" for V8's default).
+ * The workers' JSON logs (one line per tile, with its CPU time) are kept in a temporary folder.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
@@ -31,6 +33,8 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const REGION = join(ROOT, 'data/demo-region');
 const DB_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/skypatrol_bench_patrol';
 const TILES = Number(process.env.BENCH_PATROL_TILES ?? 6);
+const NODE_ARGS = (process.env.BENCH_PATROL_NODE_ARGS ?? '--single-threaded-gc').split(' ').filter(Boolean);
+const LOGS = await mkdtemp(join(tmpdir(), 'skypatrol-bench-logs-'));
 const WORKERS = (process.env.BENCH_PATROL_WORKERS ?? '1,2').split(',').map(Number);
 const BEFORE = { from: '2024-06-01', to: '2024-06-30' };
 const AFTER = { from: '2025-06-01', to: '2025-08-31' };
@@ -49,6 +53,7 @@ function cpuSeconds(pid: number): number {
 /** CPU seconds of each thread of a process, summed by thread name (main, V8 GC helpers, libuv pool…). */
 function threadCpu(pid: number): Map<string, number> {
   const out = new Map<string, number>();
+  // Threads are not named (all "node"): the main thread is the one whose id is the pid.
   let tids: string[] = [];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
@@ -58,7 +63,7 @@ function threadCpu(pid: number): Map<string, number> {
   for (const tid of tids) {
     try {
       const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = tid === String(pid) ? 'main' : f.slice(f.indexOf('(') + 1, f.lastIndexOf(')'));
+      const name = tid === String(pid) ? 'main' : 'other';
       const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
       const s = (Number(fields[11]) + Number(fields[12])) / HZ;
       out.set(name, (out.get(name) ?? 0) + s);
@@ -146,6 +151,11 @@ interface Result {
   threads: Record<string, number>;
   /** Seconds inside tile jobs (started → finished), summed over tiles: the rest of workers × wall is waiting or set-up. */
   inTilesS: number;
+  /** CPU seconds per tile from the workers' logs: each worker's first tile (sessions fused, code compiled) and the rest. */
+  firstTileCpuS: number;
+  laterTileCpuS: number;
+  /** Tile jobs that failed and were retried (each one computed again). */
+  retries: number;
 }
 const results: Result[] = [];
 const loadAtStart = loadavg()[0]!;
@@ -162,22 +172,16 @@ for (const nWorkers of WORKERS) {
     SKYPATROL_QUEUE_PREFIX: config.queuePrefix,
     SKYPATROL_ONNX_THREADS: '1',
     SKYPATROL_WORKER_CONCURRENCY: '1',
-    SKYPATROL_LOG_LEVEL: process.env.BENCH_PATROL_LOG ? 'info' : 'warn',
+    SKYPATROL_LOG_LEVEL: 'info',
   };
   const queue = patrolQueue(config);
   const workers: ChildProcess[] = [];
   for (let i = 0; i < nWorkers; i++)
     workers.push(
-      spawn(process.execPath, ['bin/skypatrol.mjs', 'worker', '--no-notifier'], {
+      spawn(process.execPath, [...NODE_ARGS, 'bin/skypatrol.mjs', 'worker', '--no-notifier'], {
         cwd: ROOT,
         env,
-        stdio: [
-          'ignore',
-          process.env.BENCH_PATROL_LOG
-            ? openSync(`${process.env.BENCH_PATROL_LOG}.${nWorkers}.${i}`, 'w')
-            : 'ignore',
-          'ignore',
-        ],
+        stdio: ['ignore', openSync(join(LOGS, `worker-${nWorkers}-${i}.log`), 'w'), 'ignore'],
       }),
     );
   while ((await queue.getWorkersCount()) < nWorkers) await sleep(200);
@@ -215,6 +219,24 @@ for (const nWorkers of WORKERS) {
       threads[name] = (threads[name] ?? 0) + s - (threads0[i]!.get(name) ?? 0);
   });
   for (const c of workers) c.kill('SIGTERM');
+  await Promise.all(
+    workers.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))),
+  );
+  // Per tile CPU from the workers' logs (concurrency 1: the process's CPU during a job is the tile's).
+  const first: number[] = [];
+  const later: number[] = [];
+  let retries = 0;
+  for (let i = 0; i < nWorkers; i++) {
+    let seen = 0;
+    for (const line of readFileSync(join(LOGS, `worker-${nWorkers}-${i}.log`), 'utf8').split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const l = JSON.parse(line) as { msg?: string; cpuMs?: number };
+      if (l.msg === 'tile failed') retries++;
+      if (l.msg !== 'tile' || l.cpuMs === undefined) continue;
+      (seen++ === 0 ? first : later).push(l.cpuMs / 1000);
+    }
+  }
+  const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : Number.NaN);
   const done = (await getRun(pool, run.id))!;
   const st = await pool.query<{ key: string; ms: number }>(
     `SELECT s.key, avg(s.value::float8) AS ms FROM patrol_tiles t, jsonb_each_text(t.stages) s
@@ -238,6 +260,9 @@ for (const nWorkers of WORKERS) {
         [run.id],
       )
     ).rows[0]!.s,
+    firstTileCpuS: mean(first),
+    laterTileCpuS: mean(later),
+    retries,
   });
   console.log(JSON.stringify(results.at(-1)));
   await queue.obliterate({ force: true }).catch(() => {});
@@ -326,13 +351,26 @@ const lines = [
   'End to end: COGs read and warped, cloud-masked, composited per window, every detector run (ONNX, 1 thread),',
   'polygonized, zoning rules applied, detections + clues + coverage written to PostGIS in one transaction per tile,',
   'through BullMQ with N worker processes (concurrency 1 each). km² per core-minute = tile area ÷ (wall minutes × N);',
-  "per CPU-minute uses the workers' measured CPU time (includes decode threads).",
+  "per CPU-minute uses the workers' measured CPU time (every thread). Worker node flags: " +
+    `\`${NODE_ARGS.join(' ') || '(none)'}\`.`,
   '',
   '| workers | tiles | wall s | worker CPU s | km²/core-min | km²/CPU-min | clues | peak RSS/worker MiB |',
   '|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...results.map(
     (r) =>
       `| ${r.workers} | ${r.tiles} | ${fmt(r.wallS, 1)} | ${fmt(r.cpuS, 1)} | ${fmt((r.tiles * TILE_KM2) / ((r.wallS / 60) * r.workers))} | ${fmt((r.tiles * TILE_KM2) / (r.cpuS / 60))} | ${r.clues} | ${fmt(r.peakRssMb)} |`,
+  ),
+  '',
+  'Where the CPU goes: main thread and other threads (V8 helpers, libuv pool), time inside tile jobs against',
+  "workers × wall, and each worker's first tile (ONNX sessions fused, code compiled) against the rest; *steady*",
+  "is km² per CPU-minute at the later tiles' CPU time, what a long patrol approaches. Retries: tile jobs that failed",
+  'and were computed again.',
+  '',
+  '| workers | main thread CPU s | other threads CPU s | in tile jobs s | workers × wall s | first tile CPU s | later tiles CPU s | steady km²/CPU-min | retries |',
+  '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ...results.map(
+    (r) =>
+      `| ${r.workers} | ${fmt(r.threads.main ?? 0, 1)} | ${fmt(r.threads.other ?? 0, 1)} | ${fmt(r.inTilesS, 1)} | ${fmt(r.wallS * r.workers, 1)} | ${fmt(r.firstTileCpuS, 2)} | ${fmt(r.laterTileCpuS, 2)} | ${fmt(TILE_KM2 / (r.laterTileCpuS / 60))} | ${r.retries} |`,
   ),
   '',
   'Mean milliseconds per tile by stage (read = fetch + warp + mask of the scenes read in both windows; decode = inflate + predictor;',

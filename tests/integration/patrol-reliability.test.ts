@@ -145,11 +145,15 @@ describe('patrol reliability', () => {
       SKYPATROL_LOG_LEVEL: 'warn',
     };
     const startWorker = () => {
-      const c = spawn(process.execPath, ['bin/skypatrol.mjs', 'worker', '--no-notifier'], {
-        cwd: ROOT,
-        env,
-        stdio: 'ignore',
-      });
+      const c = spawn(
+        process.execPath,
+        ['--single-threaded-gc', 'bin/skypatrol.mjs', 'worker', '--no-notifier'],
+        {
+          cwd: ROOT,
+          env,
+          stdio: 'ignore',
+        },
+      );
       children.push(c);
       return c;
     };
