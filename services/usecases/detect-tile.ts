@@ -3,7 +3,7 @@ import type { LoadedDetector } from '../adapters/files/detector-registry.ts';
 import { fusedRunner, fusionGroup, type ModelRunner } from '../adapters/onnx/session.ts';
 import { SkypatrolError } from '../core/errors.ts';
 import { thresholdFor, type ZoneLayer } from '../domain/detectors/manifest.ts';
-import { polygonize } from '../domain/detectors/polygonize.ts';
+import { erodeValid, polygonize } from '../domain/detectors/polygonize.ts';
 import {
   applyZoningRule,
   cluePriority,
@@ -286,6 +286,18 @@ export function cluesFromProbability(a: {
   return { features, dropped };
 }
 
+/**
+ * Clues are polygonized only on pixels with no unobserved pixel (not clear in both windows) within
+ * this many pixels: the masks grown by 2 px (20 m) for detection (domain erodeValid), as Landsat's
+ * QA_PIXEL "dilated cloud" ring does. Covered area (the patrolled km²) is still the unmasked pixels.
+ */
+export const MASK_MARGIN_PX = 2;
+
+/** The pixels a tile's detectors may report changes on (both dates observed, away from mask edges). */
+export function detectionValid(valid: Uint8Array, width: number, height: number): Uint8Array {
+  return erodeValid(valid, width, height, MASK_MARGIN_PX);
+}
+
 const day = (n: number) => new Date(Math.max(n, 0) * 86_400_000).toISOString().slice(0, 10);
 
 /**
@@ -326,6 +338,7 @@ export async function detectTile(args: {
     afterScene: after.scenes.at(-1) ?? '',
   };
 
+  const detectable = detectionValid(valid, width, height);
   const features: ClueFeature[] = [];
   const dropped: { scenario: string; rule: string; count: number }[] = [];
   const probabilities = await probabilitiesFor(detectors, before, after, width, height, {
@@ -336,7 +349,7 @@ export async function detectTile(args: {
     const r = cluesFromProbability({
       detector: d,
       probability,
-      valid,
+      valid: detectable,
       tile,
       zones,
       windows,

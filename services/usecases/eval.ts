@@ -6,7 +6,7 @@ import type { AnalysisTile } from '../domain/geo/analysis-grid.ts';
 import { toLonLatFn } from '../domain/geo/crs.ts';
 import { pixelToMap } from '../domain/geo/grid.ts';
 import type { ClueFeature } from './detect-pair.ts';
-import { cluesFromProbability, probabilityFor } from './detect-tile.ts';
+import { cluesFromProbability, detectionValid, probabilityFor } from './detect-tile.ts';
 import {
   type Condition,
   conditionPair,
@@ -309,6 +309,9 @@ export async function evaluate(options: {
         beforeScene: pair.beforeScenes[0]?.id ?? '',
         afterScene: pair.afterScenes.at(-1)?.id ?? '',
       };
+      // Clues come from the pixels detectTile would use (away from mask edges); truth
+      // observability and pixel IoU stay on everything observed.
+      const detectable = detectionValid(valid, tile.grid.width, tile.grid.height);
       const anyHit = new Set<string>();
       // Every detector's clues at its own threshold first: overlapping clues of several
       // scenarios are resolved to the most specific one, exactly as detectTile does.
@@ -331,7 +334,7 @@ export async function evaluate(options: {
             cluesFromProbability({
               detector: d,
               probability,
-              valid,
+              valid: detectable,
               tile,
               zones,
               windows: region.windows,

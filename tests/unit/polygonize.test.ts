@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../services/domain/detectors/logistic.ts';
 import {
   type ChangePolygon,
+  erodeValid,
   labelComponents,
   polygonize,
 } from '../../services/domain/detectors/polygonize.ts';
@@ -288,5 +289,57 @@ describe('polygonize', () => {
     const ring = out.find((p) => p.pixels === 81 - 25)!;
     expect(ring.coordinates[0]).toHaveLength(2);
     expect(booleanPointInPolygon(point(toLonLat(6.5, 6.5)), polygon(ring.coordinates[0]!))).toBe(false);
+  });
+});
+
+describe('erodeValid', () => {
+  /** Brute force: observed and no unobserved pixel within `m` (Chebyshev) inside the raster. */
+  const naive = (v: Uint8Array, w: number, h: number, m: number) => {
+    const out = new Uint8Array(v.length);
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        let ok = 1;
+        for (let dy = -m; dy <= m && ok; dy++)
+          for (let dx = -m; dx <= m; dx++) {
+            const yy = y + dy;
+            const xx = x + dx;
+            if (yy >= 0 && yy < h && xx >= 0 && xx < w && !v[yy * w + xx]) {
+              ok = 0;
+              break;
+            }
+          }
+        out[y * w + x] = ok;
+      }
+    return out;
+  };
+
+  it('grows one unobserved pixel into a (2m+1)² square and leaves the raster border alone', () => {
+    const w = 9;
+    const h = 7;
+    const v = new Uint8Array(w * h).fill(1);
+    v[3 * w + 4] = 0;
+    const out = erodeValid(v, w, h, 2);
+    let removed = 0;
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        const inSquare = Math.abs(x - 4) <= 2 && Math.abs(y - 3) <= 2;
+        expect(out[y * w + x]).toBe(inSquare ? 0 : 1);
+        if (!out[y * w + x]) removed++;
+      }
+    expect(removed).toBe(25);
+    expect(out[0]).toBe(1);
+  });
+
+  it('matches the brute-force square filter on random masks, and margin 0 is the identity', () => {
+    const rand = mulberry32(7);
+    for (const [w, h, m] of [
+      [13, 11, 1],
+      [20, 17, 2],
+      [8, 25, 3],
+    ] as const) {
+      const v = Uint8Array.from({ length: w * h }, () => (rand() < 0.93 ? 1 : 0));
+      expect([...erodeValid(v, w, h, m)]).toEqual([...naive(v, w, h, m)]);
+      expect(erodeValid(v, w, h, 0)).toBe(v);
+    }
   });
 });

@@ -149,4 +149,17 @@ describe('zoning rules', () => {
     expect(kept).toEqual([river, apart, change]);
     expect(folded.get(river)).toEqual(['grassland']);
   });
+
+  it('a site in a river management area inside a wetland reserve is a river clue (the narrower designation)', () => {
+    const clue = (scenario: string, coords: PolygonCoords) => ({
+      geometry: { coordinates: [coords] as number[][][][] },
+      properties: { scenario, area_m2: multiPolygonAreaM2([coords]) },
+    });
+    const wetland = clue('wetland', square(117.7, 49.4, 0.002));
+    const river = clue('river', square(117.7001, 49.4001, 0.002));
+    const lake = clue('hulun-lake', square(117.7, 49.4001, 0.002));
+    const { kept, folded } = resolveScenarioOverlaps([wetland, lake, river], SCENARIO_PRECEDENCE);
+    expect(kept).toEqual([river]);
+    expect(folded.get(river)).toEqual(['wetland', 'hulun-lake']);
+  });
 });

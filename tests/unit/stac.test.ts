@@ -212,9 +212,9 @@ describe('describeItem', () => {
 });
 
 describe('sensor masks', () => {
-  it('SCL: only vegetation, bare, water and unclassified are clear', () => {
+  it('SCL: only vegetation, bare and water are clear (unclassified thin cloud edges are not)', () => {
     expect([...validFromScl([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])]).toEqual([
-      0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0,
+      0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0,
     ]);
   });
 

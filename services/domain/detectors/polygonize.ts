@@ -184,3 +184,46 @@ export function polygonize(input: PolygonizeInput): ChangePolygon[] {
   }
   return result.sort((a, b) => b.confidence * b.areaM2 - a.confidence * a.areaM2);
 }
+
+/**
+ * Pixels observed in both dates that lie more than `margin` pixels (Chebyshev distance) from
+ * every unobserved pixel of the raster: the cloud, shadow and no-data masks grown by `margin`
+ * pixels, for detection only. Mask edges — thin cloud fringes and haze a scene's mask leaves
+ * clear, shadow penumbrae, the rim of a composite's never-seen-clear holes — are where changes
+ * are found that did not happen (Landsat's QA_PIXEL flags such a ring as "dilated cloud";
+ * Sentinel-2's SCL has none). The raster border is not unobserved (tiles overlap).
+ * Two separable passes, O(n).
+ */
+export function erodeValid(valid: Uint8Array, width: number, height: number, margin: number): Uint8Array {
+  if (margin <= 0) return valid;
+  // Pass 1: no unobserved pixel within `margin` along the row.
+  const rows = new Uint8Array(valid.length);
+  for (let y = 0; y < height; y++) {
+    const o = y * width;
+    let last = -margin - 1; // last unobserved x seen from the left
+    for (let x = 0; x < width; x++) {
+      if (!valid[o + x]) last = x;
+      rows[o + x] = x - last > margin ? 1 : 0;
+    }
+    let next = width + margin; // next unobserved x seen from the right
+    for (let x = width - 1; x >= 0; x--) {
+      if (!valid[o + x]) next = x;
+      if (next - x <= margin) rows[o + x] = 0;
+    }
+  }
+  // Pass 2: the same along the column, on the row result.
+  const out = new Uint8Array(valid.length);
+  for (let x = 0; x < width; x++) {
+    let last = -margin - 1;
+    for (let y = 0; y < height; y++) {
+      if (!rows[y * width + x]) last = y;
+      out[y * width + x] = y - last > margin ? 1 : 0;
+    }
+    let next = height + margin;
+    for (let y = height - 1; y >= 0; y--) {
+      if (!rows[y * width + x]) next = y;
+      if (next - y <= margin) out[y * width + x] = 0;
+    }
+  }
+  return out;
+}

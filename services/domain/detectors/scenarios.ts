@@ -117,13 +117,17 @@ export const SCENARIO_SPECS: ScenarioSpec[] = [
 
 /**
  * Most specific first: a site claimed by several scenarios' clues becomes a clue of the first
- * (a building in a river management area that is also grassland is a river clue).
+ * (a building in a river management area that is also grassland is a river clue). Specific
+ * means the narrower zoning designation where they nest: permits (parcels) first; a river
+ * management area (channel + floodplain) lies inside the wetland reserve along its river and
+ * reaches into the lake belt, so river comes before wetland and hulun-lake; the broad land
+ * classes (black soil, forest, grassland) last.
  */
 export const SCENARIO_PRECEDENCE = [
   'temporary-land',
   'mine',
-  'wetland',
   'river',
+  'wetland',
   'hulun-lake',
   'black-soil',
   'forest-encroachment',

@@ -162,8 +162,13 @@ export function identifySensor(props: {
   return null;
 }
 
-/** SCL classes that are a clear view of the ground: vegetation, bare, water, unclassified. */
-const SCL_VALID = new Set([4, 5, 6, 7]);
+/**
+ * SCL classes that are a clear view of the ground: vegetation, bare, water. Unclassified (7) is
+ * not: pixels Sen2Cor could not put in any class; the simulator gives it to thin cloud edges
+ * (opacity 0.08–0.3), which, counted clear, became false clues on single cloudy scenes
+ * (docs/detectors-eval/overlap-and-masks.md).
+ */
+const SCL_VALID = new Set([4, 5, 6]);
 
 /** Validity from a Sentinel-2 scene classification band (1 = clear). */
 export function validFromScl(scl: ArrayLike<number>): Uint8Array {
