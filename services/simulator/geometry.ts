@@ -1,3 +1,4 @@
+import { clipSegment } from '../domain/geo/clip.ts';
 import type { Rng } from './noise.ts';
 import { valueNoise } from './noise.ts';
 import type { PxRing } from './raster.ts';
@@ -76,40 +77,6 @@ export function bboxOf(ring: PxRing): [number, number, number, number] {
   return [x0, y0, x1, y1];
 }
 
-/** Liang–Barsky clip of a segment to a rectangle; null when outside. */
-export function clipSegment(
-  a: [number, number],
-  b: [number, number],
-  box: [number, number, number, number],
-): [[number, number], [number, number]] | null {
-  let t0 = 0;
-  let t1 = 1;
-  const dx = b[0] - a[0];
-  const dy = b[1] - a[1];
-  const p = [-dx, dx, -dy, dy];
-  const q = [a[0] - box[0], box[2] - a[0], a[1] - box[1], box[3] - a[1]];
-  for (let i = 0; i < 4; i++) {
-    const pi = p[i]!;
-    const qi = q[i]!;
-    if (pi === 0) {
-      if (qi < 0) return null;
-    } else {
-      const t = qi / pi;
-      if (pi < 0) {
-        if (t > t1) return null;
-        if (t > t0) t0 = t;
-      } else {
-        if (t < t0) return null;
-        if (t < t1) t1 = t;
-      }
-    }
-  }
-  return [
-    [a[0] + t0 * dx, a[1] + t0 * dy],
-    [a[0] + t1 * dx, a[1] + t1 * dy],
-  ];
-}
-
 /** Clips a polyline to a box, returning the inside pieces. */
 export function clipPolyline(
   line: [number, number][],
@@ -118,12 +85,17 @@ export function clipPolyline(
   const out: [number, number][][] = [];
   let cur: [number, number][] = [];
   for (let i = 0; i + 1 < line.length; i++) {
-    const c = clipSegment(line[i]!, line[i + 1]!, box);
-    if (!c) {
+    const [a, b] = [line[i]!, line[i + 1]!];
+    const seg = clipSegment(a[0], a[1], b[0], b[1], box[0], box[1], box[2], box[3]);
+    if (!seg) {
       if (cur.length > 1) out.push(cur);
       cur = [];
       continue;
     }
+    const c: [[number, number], [number, number]] = [
+      [seg[0], seg[1]],
+      [seg[2], seg[3]],
+    ];
     const last = cur[cur.length - 1];
     if (!last || last[0] !== c[0][0] || last[1] !== c[0][1]) {
       if (cur.length > 1) out.push(cur);
