@@ -3,7 +3,11 @@ import type { DetectorManifest } from '../domain/detectors/manifest.ts';
 import type { CanonicalBand } from '../domain/imagery/bands.ts';
 import type { AlignedPair } from './read-pair.ts';
 
-/** Pack bands (manifest order) of a window into an NCHW tensor; NaN → fallback or 0. */
+/**
+ * Pack bands (manifest order) of a window into an NCHW tensor; NaN → fallback or 0. Written
+ * into the front of `scratch` when it is large enough (the windows of one tiled run reuse one
+ * buffer per feed: each window's tensor is dead once its run has returned).
+ */
 function packWindow(
   bands: Map<CanonicalBand, Float32Array>,
   order: readonly CanonicalBand[],
@@ -13,8 +17,10 @@ function packWindow(
   y0: number,
   w: number,
   h: number,
+  scratch?: Float32Array,
 ): Float32Array {
-  const out = new Float32Array(order.length * w * h);
+  const n = order.length * w * h;
+  const out = scratch && scratch.length >= n ? scratch.subarray(0, n) : new Float32Array(n);
   const plane = w * h;
   order.forEach((band, c) => {
     const src = bands.get(band);
@@ -109,6 +115,9 @@ export async function runTiledFeeds(
   const { size, overlap } = tile;
   const core = Math.max(1, size - 2 * overlap);
   const result = new Map<string, Float32Array>(outputs.map((o) => [o, new Float32Array(width * height)]));
+  // One input buffer per feed for every window (the first window is the largest).
+  const span = (n: number) => Math.min(n, size);
+  const scratch = feeds.map((f) => new Float32Array(f.order.length * span(width) * span(height)));
 
   for (let cy = 0; cy < height; cy += core) {
     for (let cx = 0; cx < width; cx += core) {
@@ -121,9 +130,9 @@ export async function runTiledFeeds(
       const w = x1 - x0;
       const h = y1 - y0;
       const packed: Record<string, { data: Float32Array; dims: number[] }> = {};
-      for (const f of feeds) {
+      for (const [i, f] of feeds.entries()) {
         packed[f.name] = {
-          data: packWindow(f.bands, f.order, f.fallback, width, x0, y0, w, h),
+          data: packWindow(f.bands, f.order, f.fallback, width, x0, y0, w, h, scratch[i]),
           dims: [1, f.order.length, h, w],
         };
       }
