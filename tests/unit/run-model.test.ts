@@ -3,7 +3,7 @@ import { GraphBuilder } from '../../services/adapters/onnx/graph-builder.ts';
 import { loadModel } from '../../services/adapters/onnx/session.ts';
 import { mulberry32 } from '../../services/domain/detectors/logistic.ts';
 import type { CanonicalBand } from '../../services/domain/imagery/bands.ts';
-import { runTiledFeeds } from '../../services/usecases/run-model.ts';
+import { runTiledFeeds, type TiledFeed } from '../../services/usecases/run-model.ts';
 
 /** p = 3×3 mean of (after − before) summed over two bands: a receptive field of one pixel. */
 function model(): Uint8Array {
@@ -39,7 +39,7 @@ describe('runTiledFeeds', () => {
       ['red', plane()],
       ['nir', plane()],
     ]);
-    const feeds = [
+    const feeds: TiledFeed[] = [
       { name: 'before', bands: before, order, fallback: { red: 0.1 } },
       { name: 'after', bands: after, order, fallback: {} },
     ];
