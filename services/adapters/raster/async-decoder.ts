@@ -2,6 +2,7 @@ import { inflate } from 'node:zlib';
 import { getDecoder } from 'geotiff';
 import {
   type BlockDecoder,
+  blockBytes,
   DEFLATE_CODES,
   ownBuffer,
   type PredictorTags,
@@ -13,16 +14,6 @@ function inflateAsync(data: Uint8Array, size: number): Promise<Buffer> {
   // zlib's default 16 KiB chunks would cost a thread-pool round trip each (32 per 512 KiB block).
   const chunkSize = Math.max(1024, Math.min(16 * 1024 * 1024, size + 64));
   return new Promise((ok, fail) => inflate(data, { chunkSize }, (err, out) => (err ? fail(err) : ok(out))));
-}
-
-/** Decoded bytes of one block (tile, or strip) when uncompressed. */
-function blockBytes(fd: PredictorTags): number {
-  const tiled = !fd.StripOffsets;
-  const w = tiled ? (fd.TileWidth ?? fd.ImageWidth) : fd.ImageWidth;
-  const h = tiled ? (fd.TileLength ?? fd.ImageLength) : (fd.RowsPerStrip ?? fd.ImageLength);
-  const bits =
-    fd.PlanarConfiguration === 2 ? fd.BitsPerSample[0]! : fd.BitsPerSample.reduce((a, b) => a + b, 0);
-  return Math.ceil((w * bits) / 8) * Math.min(h, fd.ImageLength);
 }
 
 /**
