@@ -12,7 +12,8 @@ import {
 /** Inflate on the thread pool, in one output chunk of `size` bytes when that is enough. */
 function inflateAsync(data: Uint8Array, size: number): Promise<Buffer> {
   // zlib's default 16 KiB chunks would cost a thread-pool round trip each (32 per 512 KiB block).
-  const chunkSize = Math.max(1024, Math.min(16 * 1024 * 1024, size + 64));
+  // Exactly the decoded size: the block then comes back as its own buffer, not copied out of a slice.
+  const chunkSize = Math.max(1024, Math.min(16 * 1024 * 1024, size));
   return new Promise((ok, fail) => inflate(data, { chunkSize }, (err, out) => (err ? fail(err) : ok(out))));
 }
 
