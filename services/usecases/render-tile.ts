@@ -190,6 +190,8 @@ async function readAssetForTile(
   band: string,
   tile: TileCoord,
   target: Grid,
+  /** Source windows already found for this tile, by source grid (a scene's bands share theirs). */
+  windows: Map<string, PixelWindow | null> = new Map(),
 ): Promise<BandRead | null> {
   const asset = scene.assets[band];
   if (!asset?.href) {
@@ -202,7 +204,12 @@ async function readAssetForTile(
     throw wrapError(err, 'SCENE_CORRUPT', `scene ${scene.id}, band ${band}`);
   }
   const grid = src.info.grid;
-  const window = sourceWindowFor(grid, target, 2);
+  const gridKey = `${grid.epsg}|${grid.originX}|${grid.originY}|${grid.resX}|${grid.resY}|${grid.width}|${grid.height}`;
+  let window = windows.get(gridKey);
+  if (window === undefined) {
+    window = sourceWindowFor(grid, target, 2);
+    windows.set(gridKey, window);
+  }
   if (!window) return null;
   const [, s, , n] = tileBounds4326(tile);
   const lat = (s + n) / 2;
@@ -266,8 +273,9 @@ async function sceneBandsOnTile(
   if (scene.bbox && !intersects(scene.bbox, tileBounds4326(tile))) return null;
   // The bands' windows are read concurrently (their blocks decode in turn, or come from the
   // decoded-block cache); a band missing the tile makes the scene miss it.
+  const windows = new Map<string, PixelWindow | null>();
   const reads = await Promise.all(
-    MODE_BANDS[mode].map((band) => readAssetForTile(scene, band, tile, target)),
+    MODE_BANDS[mode].map((band) => readAssetForTile(scene, band, tile, target, windows)),
   );
   if (reads.some((r) => r === null)) return null;
   // Bands on one grid and window (the usual case) are warped together: one lattice, one set
