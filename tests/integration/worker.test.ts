@@ -113,3 +113,43 @@ describeShared('detect worker', () => {
     }
   });
 });
+
+it('closing the detect queue and worker ends their Redis connections (the process can exit by itself)', async () => {
+  const { spawn } = await import('node:child_process');
+  const code = `
+    const { detectQueue, startDetectWorker } = await import('./services/apps/worker/detect-worker.ts');
+    const { loadConfig } = await import('./services/core/config.ts');
+    const config = loadConfig({ SKYPATROL_QUEUE_PREFIX: process.env.PREFIX, SKYPATROL_LOG_LEVEL: 'silent' });
+    const q = detectQueue(config);
+    await q.waitUntilReady();
+    const w = startDetectWorker(config, { end: async () => {} });
+    await w.waitUntilReady();
+    await w.close();
+    await q.obliterate({ force: true });
+    await q.close();
+    console.log('closed');`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    env: {
+      ...process.env,
+      REDIS_URL: testRedisUrl(),
+      PREFIX: `sptest-close-${randomBytes(4).toString('hex')}`,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  const exited = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve(null);
+    }, 20_000);
+    child.on('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  expect(out).toContain('closed');
+  expect(exited).toBe(0); // null: still running 20 s after closing, held open by a connection
+}, 30_000);

@@ -24,8 +24,9 @@ export interface DetectJobResult {
 export const DETECT_QUEUE = 'detect';
 
 export function detectQueue(config: Config): Queue<DetectJobData, DetectJobResult> {
-  return new Queue(DETECT_QUEUE, {
-    connection: createRedis(config.redisUrl, { forWorker: true }),
+  const connection = createRedis(config.redisUrl, { forWorker: true });
+  const queue = new Queue<DetectJobData, DetectJobResult>(DETECT_QUEUE, {
+    connection,
     prefix: config.queuePrefix,
     defaultJobOptions: {
       attempts: 3,
@@ -34,6 +35,13 @@ export function detectQueue(config: Config): Queue<DetectJobData, DetectJobResul
       removeOnFail: 5000,
     },
   });
+  // BullMQ does not end a connection it was given: close it with the queue.
+  const close = queue.close.bind(queue);
+  queue.close = async () => {
+    await close();
+    connection.disconnect();
+  };
+  return queue;
 }
 
 /**
@@ -52,6 +60,7 @@ export function startDetectWorker(config: Config, pool: pg.Pool): Worker<DetectJ
     }
     return d;
   };
+  const connection = createRedis(config.redisUrl, { forWorker: true });
   const worker = new Worker<DetectJobData, DetectJobResult>(
     DETECT_QUEUE,
     async (job: Job<DetectJobData, DetectJobResult>) => {
@@ -67,11 +76,13 @@ export function startDetectWorker(config: Config, pool: pg.Pool): Worker<DetectJ
       }
     },
     {
-      connection: createRedis(config.redisUrl, { forWorker: true }),
+      connection,
       prefix: config.queuePrefix,
       concurrency: config.workerConcurrency,
     },
   );
   worker.on('error', () => {}); // connection errors: BullMQ reconnects by itself
+  // BullMQ does not end a connection it was given: end it once the worker has closed.
+  worker.on('closed', () => connection.disconnect());
   return worker;
 }
