@@ -20,28 +20,11 @@ import { custodyFor } from '../../services/usecases/custody.ts';
 import type { ClueFeature } from '../../services/usecases/detect-pair.ts';
 import { importZones } from '../../services/usecases/import-zones.ts';
 import { buildPacket, streamBatch, verifyPacketFile, zipPacket } from '../../services/usecases/packet.ts';
-import { testDatabaseBase } from '../support/env.ts';
+import { benchDatabase } from './bench-db.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BATCH = Number(process.env.BENCH_PACKETS ?? 100);
 const WARM = Number(process.env.BENCH_PACKET_RUNS ?? 8);
-
-const base = new URL(testDatabaseBase());
-const dbName = `skypatrol_bench_packets_${process.pid}`;
-const admin = new URL(base);
-admin.pathname = '/postgres';
-const dbUrl = new URL(base);
-dbUrl.pathname = `/${dbName}`;
-
-async function adminQuery(sql: string) {
-  const c = new pg.Client({ connectionString: admin.toString() });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
 const median = (v: number[]) => {
   const s = [...v].sort((a, b) => a - b);
@@ -53,8 +36,8 @@ const load = () =>
     .map((l) => l.toFixed(1))
     .join(' / ');
 
-await adminQuery(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-await adminQuery(`CREATE DATABASE "${dbName}"`);
+const benchDb = await benchDatabase('packets');
+const dbUrl = new URL(benchDb.url);
 const dir = mkdtempSync(join(tmpdir(), 'skypatrol-bench-packets-'));
 const pool = createPool(dbUrl.toString(), 6);
 const loadBefore = load();
@@ -189,6 +172,6 @@ Fixture: the small simulated region (seed 7; Sentinel-2 L2A COGs, county and per
   console.log(md);
 } finally {
   await pool.end();
-  await adminQuery(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+  await benchDb.drop();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -21,9 +21,10 @@ import {
   type TileMode,
 } from '../../services/usecases/render-tile.ts';
 
-const UTM = 32650;
-const SIZE = 4096;
-const ORIGIN = [600000, 5450000] as const;
+/** The bench scene's grid: UTM 50N, SIZE × SIZE pixels of 10 m from ORIGIN (upper left). */
+export const UTM = 32650;
+export const SIZE = 4096;
+export const ORIGIN = [600000, 5450000] as const;
 const N = Number(process.env.BENCH_COLD_TILES ?? 40);
 /**
  * 'row' (default): every cache (opened COGs too) cleared at the start of each row, as in

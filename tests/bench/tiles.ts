@@ -7,9 +7,9 @@
  * The server is the tiles/exports/stats plugin on 127.0.0.1, port 0. Figures are measured,
  * never asserted. Run: npx tsx tests/bench/tiles.ts  (about three minutes).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import diagnostics from 'node:diagnostics_channel';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
@@ -27,12 +27,11 @@ import {
   vectorTile,
 } from '../../services/adapters/postgis/mvt-store.ts';
 import { createPool } from '../../services/adapters/postgis/pool.ts';
-import { mulberry32 as rng } from '../../services/domain/detectors/logistic.ts';
-import { toLonLatFn } from '../../services/domain/geo/crs.ts';
-import { lonLatToTile, type TileCoord } from '../../services/domain/geo/webmercator.ts';
+import { lonLatToTile } from '../../services/domain/geo/webmercator.ts';
 import { clearTileCaches, decodedBlockStats } from '../../services/usecases/render-tile.ts';
-import { testDatabaseBase } from '../support/env.ts';
 import { buildTestApp } from '../support/test-app.ts';
+import { benchDatabase } from './bench-db.ts';
+import { benchScene, benchTiles, ORIGIN, SIZE, UTM } from './tiles-cold.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLUES = Number(process.env.BENCH_CLUES ?? 100_000);
@@ -110,25 +109,8 @@ if (process.env.BENCH_TILES_SERVE) {
 // Dedicated database.
 
 const loadBefore = loadavg()[0]!;
-const base = new URL(testDatabaseBase());
-const dbName = `skypatrol_bench_tiles_${process.pid}`;
-const admin = new URL(base);
-admin.pathname = '/postgres';
-const dbUrl = new URL(base);
-dbUrl.pathname = `/${dbName}`;
-
-async function adminQuery(sql: string) {
-  const c = new pg.Client({ connectionString: admin.toString() });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
-await adminQuery(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-await adminQuery(`CREATE DATABASE "${dbName}"`);
+const benchDb = await benchDatabase('tiles');
+const dbUrl = new URL(benchDb.url);
 const dir = mkdtempSync(join(tmpdir(), 'skypatrol-bench-tiles-'));
 const pool = createPool(dbUrl.toString(), 10);
 let child: ChildProcess | undefined;
@@ -183,52 +165,7 @@ try {
   console.log(`inserted ${inserted} clues in ${f1(loadMs / 1000)} s`);
 
   // Imagery: a 4-band 10 m scene (4096×4096, UTM 50N) as deflate COGs with overviews.
-  const UTM = 32650;
-  const SIZE = 4096;
-  const ORIGIN = [600000, 5450000];
-  const rand = rng(7);
-  const bands: Record<string, string> = {};
-  for (const [name, lo, hi] of [
-    ['red', 400, 2600],
-    ['green', 600, 2200],
-    ['blue', 400, 1800],
-    ['nir', 1500, 4500],
-  ] as const) {
-    const buf = Buffer.alloc(SIZE * SIZE * 2);
-    // Fields (64-px parcels) with noise: compressible like real imagery, not flat.
-    for (let r = 0; r < SIZE; r++)
-      for (let col = 0; col < SIZE; col++) {
-        const parcel = (((r >> 6) * 131 + (col >> 6) * 71) % 97) / 97;
-        buf.writeUInt16LE(Math.round(lo + (hi - lo) * (0.7 * parcel + 0.3 * rand())), (r * SIZE + col) * 2);
-      }
-    writeFileSync(join(dir, `${name}.bil`), buf);
-    writeFileSync(
-      join(dir, `${name}.hdr`),
-      `ENVI\nsamples = ${SIZE}\nlines = ${SIZE}\nbands = 1\nheader offset = 0\ndata type = 12\ninterleave = bsq\nbyte order = 0\n`,
-    );
-    const out = join(dir, `${name}.tif`);
-    execFileSync('gdal_translate', [
-      '-q',
-      '-of',
-      'COG',
-      '-a_srs',
-      `EPSG:${UTM}`,
-      '-a_ullr',
-      String(ORIGIN[0]),
-      String(ORIGIN[1]),
-      String(ORIGIN[0]! + SIZE * 10),
-      String(ORIGIN[1]! - SIZE * 10),
-      '-a_nodata',
-      '0',
-      '-co',
-      'COMPRESS=DEFLATE',
-      '-co',
-      'PREDICTOR=2',
-      join(dir, `${name}.bil`),
-      out,
-    ]);
-    bands[name] = out;
-  }
+  const bands = benchScene();
   const assets = Object.fromEntries(
     Object.entries(bands).map(([k, href]) => [k, { href, scale: 1e-4, offset: 0 }]),
   );
@@ -401,20 +338,7 @@ try {
   }
 
   // Imagery tiles inside the scene at z12–z14.
-  const toLonLat = toLonLatFn(UTM)!;
-  const imgTiles = (z: number, n: number): TileCoord[] => {
-    const out = new Map<string, TileCoord>();
-    const rr = rng(z);
-    for (let k = 0; k < n * 4 && out.size < n; k++) {
-      const [lon, lat] = toLonLat(
-        ORIGIN[0]! + (0.1 + 0.8 * rr()) * SIZE * 10,
-        ORIGIN[1]! - (0.1 + 0.8 * rr()) * SIZE * 10,
-      );
-      const t = lonLatToTile(lon, lat, z);
-      out.set(`${t.z}/${t.x}/${t.y}`, t);
-    }
-    return [...out.values()];
-  };
+  const imgTiles = benchTiles;
   const imgRows: string[] = [];
   const imgLoadBefore = loadavg()[0]!;
   const imgStart = new Date().toISOString().slice(0, 16).replace('T', ' ');
@@ -524,6 +448,6 @@ ${imgRows.join('\n')}
   }
   await pool.end().catch(() => {});
   clearTileCaches();
-  await adminQuery(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+  await benchDb.drop();
   rmSync(dir, { recursive: true, force: true });
 }

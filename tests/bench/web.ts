@@ -22,7 +22,8 @@ import { createUser } from '../../services/adapters/postgis/user-store.ts';
 import { build } from '../../services/apps/api/app.ts';
 import { loadConfig } from '../../services/core/config.ts';
 import { launchChromium } from '../support/browser.ts';
-import { testDatabaseBase, testRedisUrl } from '../support/env.ts';
+import { testRedisUrl } from '../support/env.ts';
+import { benchDatabase } from './bench-db.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLUES = Number(process.env.BENCH_CLUES ?? 100_000);
@@ -41,25 +42,8 @@ const pct = (v: number[], p: number) => {
 };
 const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
 
-const base = new URL(testDatabaseBase());
-const dbName = `skypatrol_bench_web_${process.pid}`;
-const admin = new URL(base);
-admin.pathname = '/postgres';
-const dbUrl = new URL(base);
-dbUrl.pathname = `/${dbName}`;
-
-async function adminQuery(sql: string) {
-  const c = new pg.Client({ connectionString: admin.toString() });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
-await adminQuery(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-await adminQuery(`CREATE DATABASE "${dbName}"`);
+const benchDb = await benchDatabase('web');
+const dbUrl = new URL(benchDb.url);
 const pool = createPool(dbUrl.toString(), 10);
 let browser: Browser | undefined;
 let app: Awaited<ReturnType<typeof build>> | undefined;
@@ -254,7 +238,7 @@ try {
   await browser?.close();
   await app?.close();
   await pool.end();
-  await adminQuery(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+  await benchDb.drop();
   const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
   const keys = await redis.keys(`${PREFIX}:*`);
   if (keys.length) await redis.del(...keys);
