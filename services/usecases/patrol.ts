@@ -120,7 +120,11 @@ export async function planPatrol(
       'VALIDATION',
       `unknown scenario ${unknown.join(', ')} (installed: ${installed.join(', ')})`,
     );
-  if (!scenarios.length) throw new SkypatrolError('VALIDATION', 'no detectors are installed');
+  if (!scenarios.length)
+    throw new SkypatrolError(
+      'VALIDATION',
+      `no detectors are installed in ${deps.detectorsDir} (SKYPATROL_DETECTORS_DIR)`,
+    );
   const aoi = await resolveAoi(deps.pool, req);
   const tileIds = tileIdsForAoi(aoi);
   if (!tileIds.length) throw new SkypatrolError('VALIDATION', 'the AOI covers no analysis tile');

@@ -69,6 +69,17 @@ describe('skypatrol patrol', { timeout: 300_000 }, () => {
     expect(scenario.stderr).toMatch(/^skypatrol: VALIDATION: unknown scenario nope/);
     const county = await runCli(['patrol', '--aoi', '999999', ...windows], env);
     expect(county.stderr).toMatch(/^skypatrol: NOT_FOUND: county 999999/);
+    // With a worker started in the process: still one coded line (closing a worker that was
+    // still connecting used to kill the process with BullMQ's "Connection is closed" instead).
+    const none = await runCli(['patrol', '--aoi', aoiFile, ...windows, '--with-worker'], {
+      ...env,
+      SKYPATROL_DETECTORS_DIR: '/nonexistent/detectors',
+    });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(
+      /^skypatrol: VALIDATION: no detectors are installed in \/nonexistent\/detectors/,
+    );
+    expect(none.stderr).not.toMatch(/Connection is closed/);
     expect((await db.pool.query('SELECT count(*)::int AS n FROM patrol_runs')).rows[0].n).toBe(0);
   });
 

@@ -155,6 +155,12 @@ export function startPatrolWorker(
     reconcileNow,
     close: async () => {
       clearInterval(timer);
+      // Closing a worker still connecting makes BullMQ emit an error nobody listens to any more
+      // (the process then dies of it): let it finish connecting first (as patrolQueue does).
+      await Promise.race([
+        worker.waitUntilReady().catch(() => {}),
+        new Promise((r) => setTimeout(r, 2000).unref()),
+      ]);
       await worker.close();
       connection.disconnect(); // BullMQ does not end a connection it was given
       await reconciling;

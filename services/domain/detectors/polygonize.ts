@@ -120,10 +120,15 @@ function orient(ring: Ring, exterior: boolean): Ring {
 export function polygonize(input: PolygonizeInput): ChangePolygon[] {
   const { width, height, probability, valid, threshold } = input;
   const mask = new Uint8Array(width * height);
+  let any = 0;
   for (let i = 0; i < mask.length; i++) {
     const p = probability[i]!;
-    mask[i] = p >= threshold && (!valid || valid[i]) ? 1 : 0;
+    const m = p >= threshold && (!valid || valid[i]) ? 1 : 0;
+    mask[i] = m;
+    any |= m;
   }
+  // Most detectors find nothing on most tiles: no labelling pass (and its label raster) then.
+  if (!any) return [];
   const { labels, count } = labelComponents(mask, width, height);
   if (count === 0) return [];
 
