@@ -1,4 +1,6 @@
 import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { SkypatrolError } from './errors.ts';
 
@@ -6,6 +8,9 @@ import { SkypatrolError } from './errors.ts';
  * Configuration, parsed once from the environment at start-up and passed in from there.
  * Every key is documented in the README ("Configuration").
  */
+/** The installation's root (where package.json is): the folder defaults below are relative to it. */
+export const INSTALL_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
 const EnvSchema = z.object({
   DATABASE_URL: z
     .string()
@@ -24,11 +29,11 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_:-]+$/, 'letters, digits, _ : - only')
     .default('skypatrol'),
-  SKYPATROL_DETECTORS_DIR: z.string().min(1).default('detectors'),
+  SKYPATROL_DETECTORS_DIR: z.string().min(1).default(join(INSTALL_ROOT, 'detectors')),
   SKYPATROL_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   SKYPATROL_ONNX_THREADS: z.coerce.number().int().min(0).max(64).default(0),
-  SKYPATROL_WEB_DIR: z.string().min(1).default('web/dist'),
-  SKYPATROL_SHARED_DATA: z.string().min(1).default('../shared/data'),
+  SKYPATROL_WEB_DIR: z.string().min(1).default(join(INSTALL_ROOT, 'web/dist')),
+  SKYPATROL_SHARED_DATA: z.string().min(1).default(join(INSTALL_ROOT, '../shared/data')),
   SKYPATROL_REQUIRE_LOGIN: z.enum(['true', 'false']).optional(),
   SKYPATROL_PUBLIC_URL: z
     .string()

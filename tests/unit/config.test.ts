@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../services/core/config.ts';
+import { INSTALL_ROOT, loadConfig } from '../../services/core/config.ts';
 import { SkypatrolError } from '../../services/core/errors.ts';
 
 function configError(env: Record<string, string | undefined>): SkypatrolError {
@@ -21,11 +23,11 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       logLevel: 'info',
       queuePrefix: 'skypatrol',
-      detectorsDir: 'detectors',
+      detectorsDir: join(INSTALL_ROOT, 'detectors'),
       workerConcurrency: 1,
       onnxThreads: 0,
-      webDir: 'web/dist',
-      sharedDataDir: '../shared/data',
+      webDir: join(INSTALL_ROOT, 'web/dist'),
+      sharedDataDir: join(INSTALL_ROOT, '../shared/data'),
       requireLogin: false,
       jobLockMs: 30_000,
       reconcileMs: 30_000,
@@ -33,6 +35,8 @@ describe('loadConfig', () => {
       publicUrl: 'http://localhost:8080',
       webhookAllowNets: [],
     });
+    // Wherever the command runs from, the defaults name this installation's folders.
+    expect(existsSync(join(loadConfig({}).detectorsDir, 'mine', 'manifest.json'))).toBe(true);
   });
 
   it('reads the webhook allow-list (IP networks, comma-separated) and refuses anything else', () => {
