@@ -67,8 +67,8 @@ const feature = (coords: number[][][][], afterDate = '2025-07-01'): ClueFeature 
 const AOI = { type: 'Polygon' as const, coordinates: rect(117.6, 49.3, 117.9, 49.5)[0]! };
 const FULL = rect(117.6, 49.3, 117.9, 49.5);
 
-/** A run over two tiles whose detections are given per tile; closes it like a worker would. */
-async function run(perTile: Record<string, ClueFeature[]>, coverage = FULL) {
+/** A run over `tiles`, marked running as a worker's first tile would. */
+async function runningRun(tiles: string[]): Promise<string> {
   const runId = await withTransaction(db.pool, (c) =>
     createRun(
       c,
@@ -80,10 +80,16 @@ async function run(perTile: Record<string, ClueFeature[]>, coverage = FULL) {
         sensors: [],
         createdBy: 'test',
       },
-      Object.keys(perTile),
+      tiles,
     ),
   );
   await db.pool.query("UPDATE patrol_runs SET status = 'running', started_at = now() WHERE id = $1", [runId]);
+  return runId;
+}
+
+/** A run over two tiles whose detections are given per tile; closes it like a worker would. */
+async function run(perTile: Record<string, ClueFeature[]>, coverage = FULL) {
+  const runId = await runningRun(Object.keys(perTile));
   for (const [tileId, features] of Object.entries(perTile)) {
     await withTransaction(db.pool, async (c) => {
       expect(await lockTileForWrite(c, runId, tileId)).toBe(true);
@@ -183,26 +189,6 @@ describe('clues as incidents', () => {
 });
 
 describe('tile writes of one run from several workers', () => {
-  async function runningRun(tiles: string[]): Promise<string> {
-    const runId = await withTransaction(db.pool, (c) =>
-      createRun(
-        c,
-        {
-          aoi: AOI,
-          before: { from: '2024-06-01', to: '2024-06-30' },
-          after: { from: '2025-06-01', to: '2025-08-31' },
-          scenarios: ['mine'],
-          sensors: [],
-          createdBy: 'test',
-        },
-        tiles,
-      ),
-    );
-    await db.pool.query("UPDATE patrol_runs SET status = 'running', started_at = now() WHERE id = $1", [
-      runId,
-    ]);
-    return runId;
-  }
   /** One tile's write transaction, as processTile does it (no conflict retry: the locks must not deadlock). */
   const write = (runId: string, tileId: string, f: ClueFeature[], hold?: Promise<void>) =>
     withTransaction(db.pool, async (c) => {
