@@ -17,21 +17,13 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { type LoadedDetector, releaseDetector } from '../../services/adapters/files/detector-registry.ts';
+import { SCENARIO_SPECS } from '../../services/domain/detectors/scenarios.ts';
 import { loadVersion } from '../../services/usecases/detector-versions.ts';
 import { evaluate } from '../../services/usecases/eval.ts';
 import { CONDITIONS } from '../../services/usecases/eval-data.ts';
 import { simRegionDirs } from '../../services/usecases/train-scenario.ts';
 
-const EIGHT = [
-  'temporary-land',
-  'forest-encroachment',
-  'black-soil',
-  'river',
-  'grassland',
-  'hulun-lake',
-  'wetland',
-  'mine',
-];
+const EIGHT = SCENARIO_SPECS.map((s) => s.id);
 export const GRID = [0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99];
 
 const argv = process.argv.slice(2);

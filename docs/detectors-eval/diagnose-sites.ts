@@ -11,7 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { type LoadedDetector, releaseDetector } from '../../services/adapters/files/detector-registry.ts';
 import { thresholdFor } from '../../services/domain/detectors/manifest.ts';
 import { resolveScenarioOverlaps } from '../../services/domain/detectors/rules.ts';
-import { SCENARIO_PRECEDENCE } from '../../services/domain/detectors/scenarios.ts';
+import { SCENARIO_PRECEDENCE, SCENARIO_SPECS } from '../../services/domain/detectors/scenarios.ts';
 import { toLonLatFn } from '../../services/domain/geo/crs.ts';
 import { pixelToMap } from '../../services/domain/geo/grid.ts';
 import type { ClueFeature } from '../../services/usecases/detect-pair.ts';
@@ -28,16 +28,7 @@ import {
 } from '../../services/usecases/eval-data.ts';
 import { FULL_BANDS, simRegionDirs } from '../../services/usecases/train-scenario.ts';
 
-const EIGHT = [
-  'temporary-land',
-  'forest-encroachment',
-  'black-soil',
-  'river',
-  'grassland',
-  'hulun-lake',
-  'wetland',
-  'mine',
-];
+const EIGHT = SCENARIO_SPECS.map((s) => s.id);
 const argv = process.argv.slice(2);
 const opt = (name: string) => {
   const i = argv.indexOf(`--${name}`);

@@ -9,6 +9,7 @@ import {
   releaseDetector,
 } from '../../services/adapters/files/detector-registry.ts';
 import { parseManifest } from '../../services/domain/detectors/manifest.ts';
+import { SCENARIO_SPECS } from '../../services/domain/detectors/scenarios.ts';
 import type { CanonicalBand } from '../../services/domain/imagery/bands.ts';
 import { fromB64, readGolden, runGolden } from '../../services/usecases/detector-golden.ts';
 import { ROOT } from '../support/cli.ts';
@@ -26,18 +27,7 @@ const sha = (path: string) => createHash('sha256').update(readFileSync(path)).di
 
 describe('detector conformance', () => {
   it('finds the nine detectors', () => {
-    for (const id of [
-      'change',
-      'temporary-land',
-      'forest-encroachment',
-      'black-soil',
-      'river',
-      'grassland',
-      'hulun-lake',
-      'wetland',
-      'mine',
-    ])
-      expect(ids).toContain(id);
+    for (const id of ['change', ...SCENARIO_SPECS.map((s) => s.id)]) expect(ids).toContain(id);
   });
 
   it('rejects broken manifests with the path of each problem', () => {

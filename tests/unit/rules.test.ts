@@ -5,7 +5,7 @@ import {
   resolveScenarioOverlaps,
   type ZoneRecord,
 } from '../../services/domain/detectors/rules.ts';
-import { SCENARIO_PRECEDENCE } from '../../services/domain/detectors/scenarios.ts';
+import { SCENARIO_PRECEDENCE, SCENARIO_SPECS } from '../../services/domain/detectors/scenarios.ts';
 import { multiPolygonAreaM2, type PolygonCoords } from '../../services/domain/geo/area.ts';
 
 /** A lon/lat square of `side` degrees at (x, y), counter-clockwise. */
@@ -28,6 +28,25 @@ const zone = (id: string, kind: ZoneRecord['kind'], coords: PolygonCoords, prope
   coordinates: [coords],
 });
 const opts = { afterFrom: '2025-06-01', minAreaM2: 1000 };
+
+describe('scenarios', () => {
+  it('are the eight of domain.md, each once, and all in the overlap precedence', () => {
+    const ids = SCENARIO_SPECS.map((s) => s.id);
+    expect([...ids].sort()).toEqual(
+      [
+        'black-soil',
+        'forest-encroachment',
+        'grassland',
+        'hulun-lake',
+        'mine',
+        'river',
+        'temporary-land',
+        'wetland',
+      ].sort(),
+    );
+    expect([...SCENARIO_PRECEDENCE].sort()).toEqual([...ids].sort());
+  });
+});
 
 describe('zoning rules', () => {
   it('none keeps the detection as it is', () => {
