@@ -212,3 +212,12 @@ function boxMean(g: GraphBuilder, x: string, k: number, zero: string): string {
   const count = boxSum1(boxSum1(one, 3), 2);
   return g.node('Div', [boxSum1(boxSum1(x, 3), 2), count]);
 }
+
+/**
+ * Exported k×k mean (k odd) at a constant cost per pixel whatever k (the `boxMean` above,
+ * with its own zero constant): for graphs built outside this module, e.g. the `change`
+ * detector's multi-scale features.
+ */
+export function boxMeanNode(g: GraphBuilder, x: string, k: number): string {
+  return boxMean(g, x, k, g.constant([0], [1]));
+}

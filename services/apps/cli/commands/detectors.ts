@@ -8,6 +8,7 @@ import { makeGolden, writeGolden } from '../../../usecases/detector-golden.ts';
 import { listVersions, loadVersion, tuneDetector } from '../../../usecases/detector-versions.ts';
 import { trainChange } from '../../../usecases/train-change.ts';
 import { trainChangeConv } from '../../../usecases/train-change-conv.ts';
+import { trainChangeMs } from '../../../usecases/train-change-ms.ts';
 import { trainDetectors } from '../../../usecases/train-detector.ts';
 
 export async function detectorsListCommand(config: Config): Promise<void> {
@@ -30,10 +31,11 @@ export async function detectorsTrainCommand(
     calibrate?: string;
     epochs?: number;
     context?: boolean;
+    conv?: boolean;
   },
 ): Promise<void> {
   if (id === 'change' && !opts.train && !opts.eval) {
-    const r = await trainChangeConv({
+    const r = await (opts.conv ? trainChangeConv : trainChangeMs)({
       detectorsDir: config.detectorsDir,
       oscdDir: opts.data,
       log: (m) => console.log(m),
@@ -91,7 +93,7 @@ export function registerDetectorsCommands(cli: Command, loadConfig: () => Config
   detectors
     .command('train')
     .description(
-      'learn a detector from labelled data: scenarios (or "all") from simulated regions (`skypatrol simulate`), change (conv net, leave-one-city-out vs CVA+Otsu) from OSCD; writes a new version',
+      'learn a detector from labelled data: scenarios (or "all") from simulated regions (`skypatrol simulate`), change (multi-scale features + MLP, leave-one-city-out vs CVA+Otsu) from OSCD; writes a new version',
     )
     .argument('<id>', 'detector id, comma-separated ids, or "all" (the eight scenarios)')
     .requiredOption(
@@ -107,6 +109,10 @@ export function registerDetectorsCommands(cli: Command, loadConfig: () => Config
     .option(
       '--context',
       'scenario detectors: add the wider-context features (15×15 mean/std, 45×45 mean of the before indices; tile overlap 24)',
+    )
+    .option(
+      '--conv',
+      'change only: the earlier 3×3 conv network (0.2.0) instead of the multi-scale features + MLP',
     )
     .option('--train <cities>', 'change only: comma-separated training cities')
     .option('--eval <cities>', 'change only: comma-separated held-out cities')

@@ -1,0 +1,648 @@
+import { boxMeanNode, indicesFor } from '../adapters/onnx/feature-graph.ts';
+import { GraphBuilder } from '../adapters/onnx/graph-builder.ts';
+import { loadModel } from '../adapters/onnx/session.ts';
+import { mulberry32, precisionRecall } from '../domain/detectors/logistic.ts';
+import type { DetectorManifest } from '../domain/detectors/manifest.ts';
+import { fitMlp, type MlpFit } from '../domain/detectors/mlp.ts';
+import type { CanonicalBand } from '../domain/imagery/bands.ts';
+import { runOnBands } from './run-model.ts';
+import { cvaOtsu, type LocoRow, loadOscdCity } from './train-change-conv.ts';
+
+/**
+ * The `change` detector with multi-scale context computed inside ONNX: per-pixel band
+ * differences, spectral indices and their differences, change-vector magnitude and spectral
+ * angle, then k×k means (constant-cost box sums) of |difference| and of the change-vector
+ * magnitude at 3, 7, 15 and 31 px, its 7×7 standard deviation, and the 15×15 setting of the
+ * before indices; a one-hidden-layer MLP as two 1×1 convolutions → Sigmoid → 3×3 mean.
+ */
+export type City = Awaited<ReturnType<typeof loadOscdCity>>;
+
+export const MS_HIDDEN = 16;
+/** Widest window (31 px) radius + the final 3×3 mean: the tile overlap needed. */
+export const MS_TILE = { size: 512, overlap: 16 };
+
+export function msFeatureNames(
+  bands: readonly CanonicalBand[],
+  adaptive = false,
+  changeOnly = false,
+  ratio = false,
+  lean = false,
+  noIndex = false,
+): string[] {
+  const idx = noIndex ? [] : indicesFor(bands).map((d) => d.name);
+  if (lean)
+    return [
+      ...bands.map((b) => `d_${b}`),
+      ...idx.map((n) => `d_${n}`),
+      'cva',
+      'angle',
+      ...idx.map((n) => `mean7_abs_d_${n}`),
+      'mean3_cva',
+      'mean7_cva',
+      'std7_cva',
+      'mean15_cva',
+      'mean31_cva',
+      ...(adaptive
+        ? ['cva', 'mean3_cva', 'mean7_cva', 'std7_cva', 'mean15_cva', 'mean31_cva'].map((n) => `rel_${n}`)
+        : []),
+    ];
+  const nd = ratio
+    ? [
+        ...bands.map((b) => `nd_${b}`),
+        ...bands.map((b) => `mean7_abs_nd_${b}`),
+        'cva_nd',
+        'mean7_cva_nd',
+        'mean15_cva_nd',
+      ]
+    : [];
+  const rel = adaptive
+    ? [
+        ...['cva', 'mean3_cva', 'mean7_cva', 'std7_cva', 'mean15_cva', 'mean31_cva'].map((n) => `rel_${n}`),
+        ...bands.map((b) => `rel_mean7_abs_d_${b}`),
+        ...idx.map((n) => `rel_mean7_abs_d_${n}`),
+      ]
+    : [];
+  return [
+    ...(changeOnly ? [] : bands.map((b) => `${b}_before`)),
+    ...bands.map((b) => `d_${b}`),
+    ...(changeOnly ? [] : idx.map((n) => `${n}_before`)),
+    ...idx.map((n) => `d_${n}`),
+    'cva',
+    'angle',
+    ...bands.map((b) => `mean7_abs_d_${b}`),
+    ...idx.map((n) => `mean7_abs_d_${n}`),
+    'mean3_cva',
+    'mean7_cva',
+    'std7_cva',
+    'mean15_cva',
+    'mean31_cva',
+    ...idx.map((n) => `mean15_abs_d_${n}`),
+    ...(changeOnly ? [] : idx.map((n) => `mean15_${n}_before`)),
+    ...rel,
+    ...nd,
+  ];
+}
+
+export function msArchitecture(
+  bands: readonly CanonicalBand[],
+  hidden: number,
+  opts: MsOptions = {},
+): string {
+  const F = msFeatureNames(
+    bands,
+    opts.adaptive,
+    opts.changeOnly,
+    opts.ratio,
+    opts.lean,
+    opts.lean && opts.noIndex,
+  ).length;
+  const diffs = opts.lean && opts.noIndex ? 'band differences' : 'band and index differences';
+  return `multi-scale change features in ONNX (${diffs}, change-vector magnitude and spectral angle, its 3/7/15/31 px means and 7×7 std${opts.adaptive ? ', also relative to the tile mean' : ''}) + MLP ${F}→${hidden}→1 (${opts.members ?? 1} seeds, logits averaged)`;
+}
+
+const lean_ = (o: { lean?: boolean }) => o.lean ?? false;
+
+export function buildChangeMsGraph(
+  bands: readonly CanonicalBand[],
+  head: MlpFit | null,
+  options: {
+    adaptive?: boolean;
+    changeOnly?: boolean;
+    ratio?: boolean;
+    lean?: boolean;
+    noIndex?: boolean;
+  } = {},
+): Uint8Array {
+  const noIndex = (options.noIndex ?? false) && lean_(options);
+  const lean = options.lean ?? false;
+  const ratio = options.ratio ?? false;
+  const adaptive = options.adaptive ?? false;
+  const changeOnly = options.changeOnly ?? false;
+  const C = bands.length;
+  const defs = indicesFor(bands);
+  const K = defs.length;
+  const F = msFeatureNames(bands, adaptive, changeOnly, ratio, lean, noIndex).length;
+  const g = new GraphBuilder(head ? 'skypatrol-change-ms' : 'skypatrol-change-ms-features');
+  const before = g.input({ name: 'before', shape: [1, C, 'H', 'W'] });
+  const after = g.input({ name: 'after', shape: [1, C, 'H', 'W'] });
+  const avg = (x: string, k: number) =>
+    g.node('AveragePool', [x], undefined, {
+      kernel_shape: [k, k],
+      pads: [(k - 1) / 2, (k - 1) / 2, (k - 1) / 2, (k - 1) / 2],
+      strides: [1, 1],
+      count_include_pad: 0,
+    });
+  const split = (x: string, sizes: number[]) => {
+    const outs: string[] = [];
+    let at = 0;
+    for (const s of sizes) {
+      outs.push(g.node('Slice', [x, g.constantInt64([at]), g.constantInt64([at + s]), g.constantInt64([1])]));
+      at += s;
+    }
+    return outs;
+  };
+
+  const wn = new Float32Array(K * C);
+  const wd = new Float32Array(K * C);
+  const bd = new Float32Array(K);
+  defs.forEach((d, k) => {
+    bands.forEach((b, c) => {
+      wn[k * C + c] = d.num[b] ?? 0;
+      wd[k * C + c] = d.den[b] ?? 0;
+    });
+    bd[k] = d.denBias ?? 0;
+  });
+  const wNum = noIndex ? '' : g.constant(wn, [K, C, 1, 1], 'index_num');
+  const wDen = noIndex ? '' : g.constant(wd, [K, C, 1, 1], 'index_den');
+  const bDen = noIndex ? '' : g.constant(bd, [K], 'index_den_bias');
+  const eps = g.constant([1e-3], [1], 'eps');
+  const zero = g.constant([0], [1], 'zero');
+  const indices = (x: string) => {
+    const n = g.node('Conv', [x, wNum]);
+    const dd = g.node('Max', [g.node('Abs', [g.node('Conv', [x, wDen, bDen])]), eps]);
+    return g.node('Div', [n, dd]);
+  };
+  // Unused (and not created) in the lean graph without indices.
+  const ib = noIndex ? '' : indices(before);
+  const di = noIndex ? '' : g.node('Sub', [indices(after), ib]);
+  const absDi = noIndex ? '' : g.node('Abs', [di]);
+  const d = g.node('Sub', [after, before]);
+  const absD = g.node('Abs', [d]);
+  const axes = g.constantInt64([1]);
+  const sumsq = (x: string) => g.node('ReduceSum', [g.node('Mul', [x, x]), axes], undefined, { keepdims: 1 });
+  const cvaSq = sumsq(d);
+  const cva = g.node('Sqrt', [cvaSq]);
+  // Spectral angle as 1 − cos between the two reflectance vectors.
+  const dot = g.node('ReduceSum', [g.node('Mul', [before, after]), axes], undefined, { keepdims: 1 });
+  const norms = g.node('Max', [g.node('Sqrt', [g.node('Mul', [sumsq(before), sumsq(after)])]), eps]);
+  const angle = g.node('Sub', [g.constant([1], [1]), g.node('Div', [dot, norms])]);
+
+  const mean3Cva = avg(cva, 3);
+  let features: string;
+  if (lean) {
+    // The cheap set: only the change-vector magnitude (one plane) at every scale.
+    const m7 = noIndex
+      ? ['', ...split(avg(g.node('Concat', [cva, cvaSq], undefined, { axis: 1 }), 7), [1, 1])]
+      : split(avg(g.node('Concat', [absDi, cva, cvaSq], undefined, { axis: 1 }), 7), [K, 1, 1]);
+    const [m7AbsDi, m7Cva, m7CvaSq] = m7 as [string, string, string];
+    const std7Cva = g.node('Sqrt', [
+      g.node('Max', [g.node('Sub', [m7CvaSq, g.node('Mul', [m7Cva, m7Cva])]), zero]),
+    ]);
+    const scales = [cva, mean3Cva, m7Cva, std7Cva, avg(cva, 15), boxMeanNode(g, cva, 31)];
+    const rel: string[] = [];
+    if (adaptive) {
+      const tCva = g.node('Max', [
+        g.node('ReduceMean', [cva], undefined, { axes: [2, 3], keepdims: 1 }),
+        eps,
+      ]);
+      for (const x of scales) rel.push(g.node('Div', [x, tCva]));
+    }
+    features = g.node(
+      'Concat',
+      noIndex
+        ? [d, cva, angle, ...scales.slice(1), ...rel]
+        : [d, di, cva, angle, m7AbsDi, ...scales.slice(1), ...rel],
+      'features_concat',
+      { axis: 1 },
+    );
+  } else {
+    // 7 px: |d| (C), |d index| (K), cva, cva² in one box mean.
+    const [m7AbsD, m7AbsDi, m7Cva, m7CvaSq] = split(
+      boxMeanNode(g, g.node('Concat', [absD, absDi, cva, cvaSq], undefined, { axis: 1 }), 7),
+      [C, K, 1, 1],
+    ) as [string, string, string, string];
+    const std7Cva = g.node('Sqrt', [
+      g.node('Max', [g.node('Sub', [m7CvaSq, g.node('Mul', [m7Cva, m7Cva])]), zero]),
+    ]);
+    const [m15Cva, m15AbsDi, m15Ib] = split(
+      boxMeanNode(g, g.node('Concat', [cva, absDi, ib], undefined, { axis: 1 }), 15),
+      [1, K, K],
+    ) as [string, string, string];
+    const m31Cva = boxMeanNode(g, cva, 31);
+    const rel: string[] = [];
+    if (adaptive) {
+      // Relative to the window's mean: the scene's own level of change (like Otsu on CVA).
+      const tileMean = (x: string) =>
+        g.node('Max', [g.node('ReduceMean', [x], undefined, { axes: [2, 3], keepdims: 1 }), eps]);
+      const tCva = tileMean(cva);
+      for (const x of [cva, mean3Cva, m7Cva, std7Cva, m15Cva, m31Cva]) rel.push(g.node('Div', [x, tCva]));
+      rel.push(g.node('Div', [m7AbsD, tileMean(absD)]), g.node('Div', [m7AbsDi, tileMean(absDi)]));
+    }
+    const ndFeatures: string[] = [];
+    if (ratio) {
+      // Per-band normalised differences (after − before)/(after + before): invariant to a scene's gain.
+      const nd = g.node('Div', [d, g.node('Max', [g.node('Add', [after, before]), eps])]);
+      const cvaNd = g.node('Sqrt', [sumsq(nd)]);
+      const [m7AbsNd, m7CvaNd] = split(
+        boxMeanNode(g, g.node('Concat', [g.node('Abs', [nd]), cvaNd], undefined, { axis: 1 }), 7),
+        [C, 1],
+      ) as [string, string];
+      ndFeatures.push(nd, m7AbsNd, cvaNd, m7CvaNd, boxMeanNode(g, cvaNd, 15));
+    }
+    features = g.node(
+      'Concat',
+      changeOnly
+        ? [
+            d,
+            di,
+            cva,
+            angle,
+            m7AbsD,
+            m7AbsDi,
+            mean3Cva,
+            m7Cva,
+            std7Cva,
+            m15Cva,
+            m31Cva,
+            m15AbsDi,
+            ...rel,
+            ...ndFeatures,
+          ]
+        : [
+            before,
+            d,
+            ib,
+            di,
+            cva,
+            angle,
+            m7AbsD,
+            m7AbsDi,
+            mean3Cva,
+            m7Cva,
+            std7Cva,
+            m15Cva,
+            m31Cva,
+            m15AbsDi,
+            m15Ib,
+            ...rel,
+            ...ndFeatures,
+          ],
+      'features_concat',
+      { axis: 1 },
+    );
+  }
+  if (!head) {
+    g.output(features, { name: 'features', shape: [1, F, 'H', 'W'] });
+    return g.toBytes(`Skypatrol change detector features (${bands.join(', ')})`);
+  }
+  if (head.w1.length !== head.hidden * F)
+    throw new Error(`head needs ${head.hidden}×${F} first-layer weights`);
+  const w1 = g.constant(head.w1, [head.hidden, F, 1, 1], 'mlp_w1');
+  const b1 = g.constant(head.b1, [head.hidden], 'mlp_b1');
+  const h = g.node('Relu', [g.node('Conv', [features, w1, b1])]);
+  const w2 = g.constant(head.w2, [1, head.hidden, 1, 1], 'mlp_w2');
+  const b2 = g.constant([head.b2], [1], 'mlp_b2');
+  const probability = avg(g.node('Sigmoid', [g.node('Conv', [h, w2, b2])]), 3);
+  g.output(probability, { name: 'probability', shape: [1, 1, 'H', 'W'] });
+  return g.toBytes(
+    `Skypatrol change detector: multi-scale change features + MLP, trained on OSCD (${bands.join(', ')})`,
+  );
+}
+
+/** Feature planes of a whole city (one run of the feature graph; cities are < 1000 px wide). */
+export async function cityFeatures(
+  city: City,
+  bands: readonly CanonicalBand[],
+  opts: MsOptions = {},
+): Promise<Float32Array[]> {
+  const runner = await loadModel(buildChangeMsGraph(bands, null, opts), 1);
+  const { width: W, height: H } = city;
+  const pack = (m: Map<CanonicalBand, Float32Array>) => {
+    const out = new Float32Array(bands.length * W * H);
+    bands.forEach((b, c) => {
+      const src = m.get(b)!;
+      for (let i = 0; i < W * H; i++) {
+        const v = src[i]!;
+        out[c * W * H + i] = Number.isNaN(v) ? 0 : v;
+      }
+    });
+    return out;
+  };
+  const got = await runner.run({
+    before: { data: pack(city.before), dims: [1, bands.length, H, W] },
+    after: { data: pack(city.after), dims: [1, bands.length, H, W] },
+  });
+  await runner.release();
+  const f = got.features!;
+  const F = f.dims[1]!;
+  return Array.from({ length: F }, (_, k) => f.data.slice(k * W * H, (k + 1) * W * H));
+}
+
+export interface MsOptions {
+  adaptive?: boolean;
+  changeOnly?: boolean;
+  ratio?: boolean;
+  lean?: boolean;
+  /** With `lean`: no spectral-index features (cheaper). */
+  noIndex?: boolean;
+  members?: number;
+  hidden?: number;
+  epochs?: number;
+  pos?: number;
+  neg?: number;
+  seed?: number;
+  /** Log the held-out city's best-threshold F1 (diagnostic only; never used for a choice). */
+  diagnose?: boolean;
+}
+
+export async function fitChangeMs(
+  cities: City[],
+  feats: Float32Array[][],
+  bands: readonly CanonicalBand[],
+  manifest: DetectorManifest,
+  opts: MsOptions = {},
+): Promise<{ bytes: Uint8Array; threshold: number; fit: MlpFit }> {
+  const seed = opts.seed ?? 42;
+  const rand = mulberry32(seed);
+  const nF = msFeatureNames(
+    bands,
+    opts.adaptive,
+    opts.changeOnly,
+    opts.ratio,
+    opts.lean,
+    opts.noIndex && opts.lean,
+  ).length;
+  const xs: number[] = [];
+  const ys: number[] = [];
+  const ws: number[] = [];
+  cities.forEach((c, ci) => {
+    const pos: number[] = [];
+    const neg: number[] = [];
+    for (let i = 0; i < c.labels.length; i++) {
+      if (!c.valid[i]) continue;
+      (c.labels[i] ? pos : neg).push(i);
+    }
+    const pick = (a: number[], k: number) =>
+      a.length <= k ? a : Array.from({ length: k }, () => a[Math.floor(rand() * a.length)]!);
+    const P = pick(pos, opts.pos ?? 10000);
+    const N = pick(neg, opts.neg ?? 30000);
+    // Each city weighs the same; within a city, changed and unchanged pixels weigh half each.
+    for (const [set, label] of [
+      [P, 1],
+      [N, 0],
+    ] as const) {
+      for (const i of set) {
+        for (let f = 0; f < nF; f++) xs.push(feats[ci]![f]![i]!);
+        ys.push(label);
+        ws.push(1 / (2 * Math.max(1, set.length)));
+      }
+    }
+  });
+  const mean = ws.reduce((s, v) => s + v, 0) / ws.length;
+  const X = Float32Array.from(xs);
+  const Y = Uint8Array.from(ys);
+  const Wt = Float32Array.from(ws, (v) => v / mean);
+  // An ensemble of `members` MLPs (different seeds), their logits averaged: one wider MLP.
+  const fits: MlpFit[] = [];
+  for (let k = 0; k < (opts.members ?? 1); k++)
+    fits.push(
+      fitMlp(X, nF, Y, Wt, {
+        hidden: opts.hidden ?? MS_HIDDEN,
+        epochs: opts.epochs ?? 12,
+        lr: 0.005,
+        seed: seed + 1000 * k,
+      }),
+    );
+  const fit: MlpFit = {
+    hidden: fits.reduce((s, f) => s + f.hidden, 0),
+    w1: fits.flatMap((f) => f.w1),
+    b1: fits.flatMap((f) => f.b1),
+    w2: fits.flatMap((f) => f.w2.map((w) => w / fits.length)),
+    b2: fits.reduce((s, f) => s + f.b2, 0) / fits.length,
+    loss: fits.reduce((s, f) => s + f.loss, 0) / fits.length,
+    epochs: fits[0]!.epochs,
+  };
+  const bytes = buildChangeMsGraph(bands, fit, opts);
+  const runner = await loadModel(bytes, 1);
+  const probs: { p: Float32Array; c: City }[] = [];
+  const m = { ...manifest, tile: MS_TILE };
+  for (const c of cities) {
+    probs.push({
+      c,
+      p: await runOnBands(
+        runner,
+        m,
+        { width: c.width, height: c.height, before: c.before, after: c.after },
+        { bands },
+      ),
+    });
+  }
+  await runner.release();
+  let best = { t: 0.5, f1: -1 };
+  for (let t = 0.3; t <= 0.995; t += 0.01) {
+    let tp = 0;
+    let fp = 0;
+    let fn = 0;
+    for (const { p, c } of probs) {
+      const r = precisionRecall(
+        p.map((v) => (v >= t ? 1 : 0)),
+        c.labels,
+        c.valid,
+      );
+      tp += r.tp;
+      fp += r.fp;
+      fn += r.fn;
+    }
+    const f1 = (2 * tp) / (2 * tp + fp + fn || 1);
+    if (f1 > best.f1) best = { t: Math.round(t * 100) / 100, f1 };
+  }
+  return { bytes, threshold: best.t, fit };
+}
+
+/** Leave-one-city-out of the multi-scale model; CVA + Otsu on the same held-out city. */
+export async function leaveOneCityOutMs(
+  oscdDir: string,
+  cityNames: string[],
+  manifest: DetectorManifest,
+  bands: readonly CanonicalBand[],
+  opts: MsOptions = {},
+  log: (m: string) => void = () => {},
+): Promise<{ rows: LocoRow[]; pooled: { model: LocoRow['model']; cva: LocoRow['cva'] } }> {
+  const cities: City[] = [];
+  for (const n of cityNames) cities.push(await loadOscdCity(oscdDir, n, manifest));
+  const feats: Float32Array[][] = [];
+  for (const c of cities) feats.push(await cityFeatures(c, bands, opts));
+  const rows: LocoRow[] = [];
+  const tot = { m: { tp: 0, fp: 0, fn: 0 }, c: { tp: 0, fp: 0, fn: 0 } };
+  const pick = (r: ReturnType<typeof precisionRecall>) => ({
+    precision: r.precision,
+    recall: r.recall,
+    f1: r.f1,
+    tp: r.tp,
+    fp: r.fp,
+    fn: r.fn,
+  });
+  for (const [hi, held] of cities.entries()) {
+    const trainIdx = cities.map((_, i) => i).filter((i) => i !== hi);
+    const { bytes, threshold } = await fitChangeMs(
+      trainIdx.map((i) => cities[i]!),
+      trainIdx.map((i) => feats[i]!),
+      bands,
+      manifest,
+      opts,
+    );
+    const runner = await loadModel(bytes, 1);
+    const p = await runOnBands(
+      runner,
+      { ...manifest, tile: MS_TILE },
+      { width: held.width, height: held.height, before: held.before, after: held.after },
+      { bands },
+    );
+    await runner.release();
+    const m = precisionRecall(
+      p.map((v) => (v >= threshold ? 1 : 0)),
+      held.labels,
+      held.valid,
+    );
+    const c = precisionRecall(cvaOtsu(held, bands), held.labels, held.valid);
+    if (opts.diagnose) {
+      let best = 0;
+      let bt = 0;
+      for (let t = 0.05; t < 1; t += 0.01) {
+        const r = precisionRecall(
+          p.map((v) => (v >= t ? 1 : 0)),
+          held.labels,
+          held.valid,
+        );
+        if (r.f1 > best) [best, bt] = [r.f1, t];
+      }
+      log(`  (diagnostic only, not used: best F1 on ${held.name} ${best.toFixed(3)} at ${bt.toFixed(2)})`);
+    }
+    for (const [k, r] of [
+      ['m', m],
+      ['c', c],
+    ] as const) {
+      tot[k].tp += r.tp;
+      tot[k].fp += r.fp;
+      tot[k].fn += r.fn;
+    }
+    rows.push({ city: held.name, model: pick(m), cva: pick(c), threshold });
+    log(
+      `${held.name}: ms P ${m.precision.toFixed(3)} R ${m.recall.toFixed(3)} F1 ${m.f1.toFixed(3)} (t ${threshold}) | CVA+Otsu F1 ${c.f1.toFixed(3)}`,
+    );
+  }
+  const pooled = (t: { tp: number; fp: number; fn: number }) => {
+    const precision = t.tp / (t.tp + t.fp || 1);
+    const recall = t.tp / (t.tp + t.fn || 1);
+    return { precision, recall, f1: (2 * t.tp) / (2 * t.tp + t.fp + t.fn || 1), ...t };
+  };
+  return { rows, pooled: { model: pooled(tot.m), cva: pooled(tot.c) } };
+}
+
+/** The configuration chosen by leave-one-city-out (docs/detectors-eval/change/report.md). */
+export const MS_DEFAULTS: MsOptions = {
+  lean: true,
+  adaptive: true,
+  members: 4,
+  hidden: 4,
+  noIndex: true,
+  pos: 15000,
+  neg: 30000,
+  seed: 42,
+};
+
+/**
+ * `detectors train change --data <oscd>`: the multi-scale network on all cities (threshold:
+ * pooled F1 on them), its 4-band fallback (no SWIR), and the leave-one-city-out evaluation next
+ * to CVA + Otsu; writes a new version of `detectors/change`.
+ */
+export async function trainChangeMs(options: {
+  detectorsDir: string;
+  oscdDir: string;
+  cities?: string[];
+  loco?: boolean;
+  log?: (m: string) => void;
+}): Promise<{ manifest: DetectorManifest; loco: Awaited<ReturnType<typeof leaveOneCityOutMs>> | null }> {
+  const { readManifest } = await import('../adapters/files/detector-registry.ts');
+  const { bumpVersion, sha256Hex, writeVersion } = await import('./detector-versions.ts');
+  const { OSCD_CITIES } = await import('./train-change-conv.ts');
+  const log = options.log ?? (() => {});
+  const cities = options.cities ?? OSCD_CITIES;
+  const opts = MS_DEFAULTS;
+  const { manifest: current, dir } = await readManifest(options.detectorsDir, 'change');
+  const full: CanonicalBand[] = ['blue', 'green', 'red', 'nir', 'swir16', 'swir22'];
+  const fb: CanonicalBand[] = ['blue', 'green', 'red', 'nir'];
+  const { fallbackModel: _old, ...inputsNoFallback } = current.inputs;
+  const base: DetectorManifest = {
+    ...current,
+    inputs: {
+      ...inputsNoFallback,
+      bands: full,
+      required: fb,
+      fallback: { swir16: 0.2, swir22: 0.15 },
+      radiometricMatch: 'mean-std',
+    },
+    tile: MS_TILE,
+  };
+  const loco =
+    options.loco === false ? null : await leaveOneCityOutMs(options.oscdDir, cities, base, full, opts, log);
+  if (loco)
+    log(
+      `leave-one-city-out pooled: F1 ${loco.pooled.model.f1.toFixed(3)} (P ${loco.pooled.model.precision.toFixed(3)}, R ${loco.pooled.model.recall.toFixed(3)}); CVA+Otsu F1 ${loco.pooled.cva.f1.toFixed(3)}`,
+    );
+  const all: City[] = [];
+  for (const c of cities) all.push(await loadOscdCity(options.oscdDir, c, base));
+  const fitOn = async (bands: CanonicalBand[]) => {
+    const feats: Float32Array[][] = [];
+    for (const c of all) feats.push(await cityFeatures(c, bands, opts));
+    return fitChangeMs(all, feats, bands, base, opts);
+  };
+  const main = await fitOn(full);
+  const lite = await fitOn(fb);
+  const hidden = (opts.members ?? 1) * (opts.hidden ?? MS_HIDDEN);
+  const manifest: DetectorManifest = {
+    ...base,
+    version: bumpVersion(current.version, 'minor'),
+    description:
+      'any significant land-surface change (no zoning rule): multi-scale change features and a small MLP, in ONNX',
+    model: {
+      file: 'model.onnx',
+      sha256: sha256Hex(main.bytes),
+      architecture: msArchitecture(full, hidden, opts),
+    },
+    inputs: {
+      ...base.inputs,
+      fallbackModel: {
+        file: 'model-nosw.onnx',
+        sha256: sha256Hex(lite.bytes),
+        bands: fb,
+        threshold: lite.threshold,
+      },
+    },
+    threshold: main.threshold,
+  };
+  await writeVersion(
+    dir,
+    manifest,
+    { 'model.onnx': main.bytes, 'model-nosw.onnx': lite.bytes },
+    {
+      version: manifest.version,
+      trainedOn: { oscd: cities },
+      options: opts,
+      oscd: loco ? { leaveOneCityOut: loco.rows, pooled: loco.pooled } : null,
+      heldOut: null,
+    },
+    `multi-scale change network trained on OSCD (${cities.join(', ')})`,
+  );
+  log(`change ${manifest.version}: threshold ${manifest.threshold} (no-SWIR ${lite.threshold})`);
+  return { manifest, loco };
+}
+
+/**
+ * `npx tsx services/usecases/train-change-ms.ts <oscd dir> '<MsOptions JSON>'`: the
+ * leave-one-city-out evaluation of one configuration, next to CVA + Otsu (nothing written).
+ */
+if (process.argv[1] && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href) {
+  const { readManifest } = await import('../adapters/files/detector-registry.ts');
+  const { OSCD_CITIES } = await import('./train-change-conv.ts');
+  const { join } = await import('node:path');
+  const [oscd = '../shared/data/oscd', json = '{}'] = process.argv.slice(2);
+  const opts = JSON.parse(json) as MsOptions;
+  const { manifest } = await readManifest(join(process.cwd(), 'detectors'), 'change');
+  const full: CanonicalBand[] = ['blue', 'green', 'red', 'nir', 'swir16', 'swir22'];
+  const r = await leaveOneCityOutMs(oscd, OSCD_CITIES, manifest, full, opts, (m) => console.log(m));
+  const f = (x: number) => x.toFixed(3);
+  console.log(
+    `${json}: pooled F1 ${f(r.pooled.model.f1)} (P ${f(r.pooled.model.precision)}, R ${f(r.pooled.model.recall)}); CVA+Otsu F1 ${f(r.pooled.cva.f1)}`,
+  );
+}
