@@ -171,6 +171,99 @@ export interface LocoRow {
   threshold: number;
 }
 
+/** A model's probabilities on each city (the model's own tiling). */
+export async function cityProbabilities(
+  bytes: Uint8Array,
+  manifest: DetectorManifest,
+  cities: City[],
+  bands: readonly CanonicalBand[],
+): Promise<{ p: Float32Array; c: City }[]> {
+  const runner = await loadModel(bytes, 1);
+  try {
+    const out: { p: Float32Array; c: City }[] = [];
+    for (const c of cities) {
+      out.push({
+        c,
+        p: await runOnBands(
+          runner,
+          manifest,
+          { width: c.width, height: c.height, before: c.before, after: c.after },
+          { bands },
+        ),
+      });
+    }
+    return out;
+  } finally {
+    await runner.release();
+  }
+}
+
+/** The threshold (two decimals) with the highest F1 pooled over the cities, swept from `from` to `to`. */
+export function bestPooledThreshold(
+  probs: { p: Float32Array; c: City }[],
+  sweep: { from: number; to: number; step: number },
+): { t: number; f1: number } {
+  let best = { t: 0.5, f1: -1 };
+  for (let t = sweep.from; t <= sweep.to; t += sweep.step) {
+    let tp = 0;
+    let fp = 0;
+    let fn = 0;
+    for (const { p, c } of probs) {
+      const r = precisionRecall(
+        p.map((v) => (v >= t ? 1 : 0)),
+        c.labels,
+        c.valid,
+      );
+      tp += r.tp;
+      fp += r.fp;
+      fn += r.fn;
+    }
+    const f1 = (2 * tp) / (2 * tp + fp + fn || 1);
+    if (f1 > best.f1) best = { t: Math.round(t * 100) / 100, f1 };
+  }
+  return best;
+}
+
+/** A held-out city's row: the model at `threshold`, and CVA + Otsu on the same pixels. */
+export function scoreHeldOut(
+  held: City,
+  p: Float32Array,
+  threshold: number,
+  bands: readonly CanonicalBand[],
+): LocoRow {
+  const pick = (r: ReturnType<typeof precisionRecall>) => ({
+    precision: r.precision,
+    recall: r.recall,
+    f1: r.f1,
+    tp: r.tp,
+    fp: r.fp,
+    fn: r.fn,
+  });
+  const m = precisionRecall(
+    p.map((v) => (v >= threshold ? 1 : 0)),
+    held.labels,
+    held.valid,
+  );
+  const c = precisionRecall(cvaOtsu(held, bands), held.labels, held.valid);
+  return { city: held.name, model: pick(m), cva: pick(c), threshold };
+}
+
+/** Pooled precision, recall and F1 of the model and of CVA + Otsu over the held-out rows. */
+export function pooledLoco(rows: LocoRow[]): { model: LocoRow['model']; cva: LocoRow['cva'] } {
+  const pooled = (k: 'model' | 'cva') => {
+    const t = { tp: 0, fp: 0, fn: 0 };
+    for (const r of rows) {
+      t.tp += r[k].tp;
+      t.fp += r[k].fp;
+      t.fn += r[k].fn;
+    }
+    const precision = t.tp / (t.tp + t.fp || 1);
+    const recall = t.tp / (t.tp + t.fn || 1);
+    return { precision, recall, f1: (2 * t.tp) / (2 * t.tp + t.fp + t.fn || 1), ...t };
+  };
+  return { model: pooled('model'), cva: pooled('cva') };
+}
+
 function sampleCity(city: City, rand: () => number, cap: { pos: number; neg: number }) {
   const pos: number[] = [];
   const neg: number[] = [];
@@ -206,38 +299,11 @@ export async function fitChangeConv(
   const fit = fitMlp(Float32Array.from(xs), nF, y, w, { hidden: CONV_HIDDEN, epochs: 10, lr: 0.005, seed });
   const bytes = buildChangeConvGraph(bands, fit);
   // Threshold: pooled F1 over the training cities.
-  const runner = await loadModel(bytes, 1);
-  const probs: { p: Float32Array; c: City }[] = [];
-  for (const c of cities) {
-    probs.push({
-      c,
-      p: await runOnBands(
-        runner,
-        manifest,
-        { width: c.width, height: c.height, before: c.before, after: c.after },
-        { bands },
-      ),
-    });
-  }
-  await runner.release();
-  let best = { t: 0.5, f1: -1 };
-  for (let t = 0.3; t <= 0.99; t += 0.02) {
-    let tp = 0;
-    let fp = 0;
-    let fn = 0;
-    for (const { p, c } of probs) {
-      const r = precisionRecall(
-        p.map((v) => (v >= t ? 1 : 0)),
-        c.labels,
-        c.valid,
-      );
-      tp += r.tp;
-      fp += r.fp;
-      fn += r.fn;
-    }
-    const f1 = (2 * tp) / (2 * tp + fp + fn || 1);
-    if (f1 > best.f1) best = { t: Math.round(t * 100) / 100, f1 };
-  }
+  const best = bestPooledThreshold(await cityProbabilities(bytes, manifest, cities, bands), {
+    from: 0.3,
+    to: 0.99,
+    step: 0.02,
+  });
   return { bytes, threshold: best.t, fit };
 }
 
@@ -252,51 +318,17 @@ export async function leaveOneCityOut(
   const cities: City[] = [];
   for (const n of cityNames) cities.push(await loadOscdCity(oscdDir, n, manifest));
   const rows: LocoRow[] = [];
-  const tot = { m: { tp: 0, fp: 0, fn: 0 }, c: { tp: 0, fp: 0, fn: 0 } };
   for (const held of cities) {
     const train = cities.filter((c) => c !== held);
     const { bytes, threshold } = await fitChangeConv(train, bands, manifest);
-    const runner = await loadModel(bytes, 1);
-    const p = await runOnBands(
-      runner,
-      manifest,
-      { width: held.width, height: held.height, before: held.before, after: held.after },
-      { bands },
-    );
-    await runner.release();
-    const m = precisionRecall(
-      p.map((v) => (v >= threshold ? 1 : 0)),
-      held.labels,
-      held.valid,
-    );
-    const c = precisionRecall(cvaOtsu(held, bands), held.labels, held.valid);
-    for (const [k, r] of [
-      ['m', m],
-      ['c', c],
-    ] as const) {
-      tot[k].tp += r.tp;
-      tot[k].fp += r.fp;
-      tot[k].fn += r.fn;
-    }
-    const pick = (r: typeof m) => ({
-      precision: r.precision,
-      recall: r.recall,
-      f1: r.f1,
-      tp: r.tp,
-      fp: r.fp,
-      fn: r.fn,
-    });
-    rows.push({ city: held.name, model: pick(m), cva: pick(c), threshold });
+    const p = (await cityProbabilities(bytes, manifest, [held], bands))[0]!.p;
+    const row = scoreHeldOut(held, p, threshold, bands);
+    rows.push(row);
     log(
-      `${held.name}: conv P ${m.precision.toFixed(3)} R ${m.recall.toFixed(3)} F1 ${m.f1.toFixed(3)} | CVA+Otsu F1 ${c.f1.toFixed(3)}`,
+      `${held.name}: conv P ${row.model.precision.toFixed(3)} R ${row.model.recall.toFixed(3)} F1 ${row.model.f1.toFixed(3)} | CVA+Otsu F1 ${row.cva.f1.toFixed(3)}`,
     );
   }
-  const pooled = (t: { tp: number; fp: number; fn: number }) => {
-    const precision = t.tp / (t.tp + t.fp || 1);
-    const recall = t.tp / (t.tp + t.fn || 1);
-    return { precision, recall, f1: (2 * t.tp) / (2 * t.tp + t.fp + t.fn || 1), ...t };
-  };
-  return { rows, pooled: { model: pooled(tot.m), cva: pooled(tot.c) } };
+  return { rows, pooled: pooledLoco(rows) };
 }
 
 export const OSCD_CITIES = ['aguasclaras', 'bercy', 'bordeaux', 'mumbai', 'nantes', 'paris', 'saclay_e'];

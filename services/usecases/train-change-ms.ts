@@ -5,8 +5,14 @@ import { mulberry32, precisionRecall } from '../domain/detectors/logistic.ts';
 import type { DetectorManifest } from '../domain/detectors/manifest.ts';
 import { fitMlp, type MlpFit } from '../domain/detectors/mlp.ts';
 import type { CanonicalBand } from '../domain/imagery/bands.ts';
-import { runOnBands } from './run-model.ts';
-import { cvaOtsu, type LocoRow, loadOscdCity } from './train-change-conv.ts';
+import {
+  bestPooledThreshold,
+  cityProbabilities,
+  type LocoRow,
+  loadOscdCity,
+  pooledLoco,
+  scoreHeldOut,
+} from './train-change-conv.ts';
 
 /**
  * The `change` detector with multi-scale context computed inside ONNX: per-pixel band
@@ -413,39 +419,12 @@ export async function fitChangeMs(
     epochs: fits[0]!.epochs,
   };
   const bytes = buildChangeMsGraph(bands, fit, opts);
-  const runner = await loadModel(bytes, 1);
-  const probs: { p: Float32Array; c: City }[] = [];
   const m = { ...manifest, tile: MS_TILE };
-  for (const c of cities) {
-    probs.push({
-      c,
-      p: await runOnBands(
-        runner,
-        m,
-        { width: c.width, height: c.height, before: c.before, after: c.after },
-        { bands },
-      ),
-    });
-  }
-  await runner.release();
-  let best = { t: 0.5, f1: -1 };
-  for (let t = 0.3; t <= 0.995; t += 0.01) {
-    let tp = 0;
-    let fp = 0;
-    let fn = 0;
-    for (const { p, c } of probs) {
-      const r = precisionRecall(
-        p.map((v) => (v >= t ? 1 : 0)),
-        c.labels,
-        c.valid,
-      );
-      tp += r.tp;
-      fp += r.fp;
-      fn += r.fn;
-    }
-    const f1 = (2 * tp) / (2 * tp + fp + fn || 1);
-    if (f1 > best.f1) best = { t: Math.round(t * 100) / 100, f1 };
-  }
+  const best = bestPooledThreshold(await cityProbabilities(bytes, m, cities, bands), {
+    from: 0.3,
+    to: 0.995,
+    step: 0.01,
+  });
   return { bytes, threshold: best.t, fit };
 }
 
@@ -463,15 +442,6 @@ export async function leaveOneCityOutMs(
   const feats: Float32Array[][] = [];
   for (const c of cities) feats.push(await cityFeatures(c, bands, opts));
   const rows: LocoRow[] = [];
-  const tot = { m: { tp: 0, fp: 0, fn: 0 }, c: { tp: 0, fp: 0, fn: 0 } };
-  const pick = (r: ReturnType<typeof precisionRecall>) => ({
-    precision: r.precision,
-    recall: r.recall,
-    f1: r.f1,
-    tp: r.tp,
-    fp: r.fp,
-    fn: r.fn,
-  });
   for (const [hi, held] of cities.entries()) {
     const trainIdx = cities.map((_, i) => i).filter((i) => i !== hi);
     const { bytes, threshold } = await fitChangeMs(
@@ -481,20 +451,8 @@ export async function leaveOneCityOutMs(
       manifest,
       opts,
     );
-    const runner = await loadModel(bytes, 1);
-    const p = await runOnBands(
-      runner,
-      { ...manifest, tile: MS_TILE },
-      { width: held.width, height: held.height, before: held.before, after: held.after },
-      { bands },
-    );
-    await runner.release();
-    const m = precisionRecall(
-      p.map((v) => (v >= threshold ? 1 : 0)),
-      held.labels,
-      held.valid,
-    );
-    const c = precisionRecall(cvaOtsu(held, bands), held.labels, held.valid);
+    const p = (await cityProbabilities(bytes, { ...manifest, tile: MS_TILE }, [held], bands))[0]!.p;
+    const row = scoreHeldOut(held, p, threshold, bands);
     if (opts.diagnose) {
       let best = 0;
       let bt = 0;
@@ -508,25 +466,12 @@ export async function leaveOneCityOutMs(
       }
       log(`  (diagnostic only, not used: best F1 on ${held.name} ${best.toFixed(3)} at ${bt.toFixed(2)})`);
     }
-    for (const [k, r] of [
-      ['m', m],
-      ['c', c],
-    ] as const) {
-      tot[k].tp += r.tp;
-      tot[k].fp += r.fp;
-      tot[k].fn += r.fn;
-    }
-    rows.push({ city: held.name, model: pick(m), cva: pick(c), threshold });
+    rows.push(row);
     log(
-      `${held.name}: ms P ${m.precision.toFixed(3)} R ${m.recall.toFixed(3)} F1 ${m.f1.toFixed(3)} (t ${threshold}) | CVA+Otsu F1 ${c.f1.toFixed(3)}`,
+      `${held.name}: ms P ${row.model.precision.toFixed(3)} R ${row.model.recall.toFixed(3)} F1 ${row.model.f1.toFixed(3)} (t ${threshold}) | CVA+Otsu F1 ${row.cva.f1.toFixed(3)}`,
     );
   }
-  const pooled = (t: { tp: number; fp: number; fn: number }) => {
-    const precision = t.tp / (t.tp + t.fp || 1);
-    const recall = t.tp / (t.tp + t.fn || 1);
-    return { precision, recall, f1: (2 * t.tp) / (2 * t.tp + t.fp + t.fn || 1), ...t };
-  };
-  return { rows, pooled: { model: pooled(tot.m), cva: pooled(tot.c) } };
+  return { rows, pooled: pooledLoco(rows) };
 }
 
 /** The configuration chosen by leave-one-city-out (docs/detectors-eval/change/report.md). */
