@@ -1,9 +1,9 @@
 import type pg from 'pg';
 import type { LoadedDetector } from '../adapters/files/detector-registry.ts';
-import { fusedRunner, fusionGroup, type ModelRunner } from '../adapters/onnx/session.ts';
+import { fusedRunner, fusionGroup, isWindowDependent, type ModelRunner } from '../adapters/onnx/session.ts';
 import { SkypatrolError } from '../core/errors.ts';
 import { thresholdFor, type ZoneLayer } from '../domain/detectors/manifest.ts';
-import { erodeValid, polygonize } from '../domain/detectors/polygonize.ts';
+import { detectionValid, polygonize } from '../domain/detectors/polygonize.ts';
 import {
   applyZoningRule,
   cluePriority,
@@ -188,8 +188,16 @@ export async function probabilitiesFor(
     const fusable = options.fuse !== false ? fusionGroup(p.runner) : null;
     // Same window size: one session. Overlap is the context a model needs on each side, so
     // the group's windows take the largest; a model with less sees more than it needs, and
-    // its kept centres are the same.
-    const key = fusable === null ? `alone:${i}` : `${p.d.manifest.tile.size}/${fusable}`;
+    // its kept centres are the same. Not so for a model reading its whole window at every
+    // pixel (a mean over the window, say): it shares windows only of exactly its own size and
+    // overlap, so that its numbers do not depend on which other detectors run beside it.
+    const { size, overlap } = p.d.manifest.tile;
+    const key =
+      fusable === null
+        ? `alone:${i}`
+        : isWindowDependent(p.runner)
+          ? `${size}/${overlap}/exact/${fusable}`
+          : `${size}/${fusable}`;
     groups.set(key, [...(groups.get(key) ?? []), p]);
   });
 
@@ -286,17 +294,8 @@ export function cluesFromProbability(a: {
   return { features, dropped };
 }
 
-/**
- * Clues are polygonized only on pixels with no unobserved pixel (not clear in both windows) within
- * this many pixels: the masks grown by 2 px (20 m) for detection (domain erodeValid), as Landsat's
- * QA_PIXEL "dilated cloud" ring does. Covered area (the patrolled km²) is still the unmasked pixels.
- */
-export const MASK_MARGIN_PX = 2;
-
-/** The pixels a tile's detectors may report changes on (both dates observed, away from mask edges). */
-export function detectionValid(valid: Uint8Array, width: number, height: number): Uint8Array {
-  return erodeValid(valid, width, height, MASK_MARGIN_PX);
-}
+// The detection margin lives with polygonize in the domain; re-exported for eval and tools.
+export { detectionValid, MASK_MARGIN_PX } from '../domain/detectors/polygonize.ts';
 
 const day = (n: number) => new Date(Math.max(n, 0) * 86_400_000).toISOString().slice(0, 10);
 

@@ -1,6 +1,11 @@
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
-import { fuseModels, fusionBlocker, fusionGroupKey } from '../../services/adapters/onnx/fuse.ts';
+import {
+  fuseModels,
+  fusionBlocker,
+  fusionGroupKey,
+  windowDependence,
+} from '../../services/adapters/onnx/fuse.ts';
 import { GraphBuilder } from '../../services/adapters/onnx/graph-builder.ts';
 import { fusedRunner, loadModel } from '../../services/adapters/onnx/session.ts';
 
@@ -108,5 +113,56 @@ describe('fuseModels', () => {
         { prefix: 'q', bytes: olderBytes, inputs: { a: 'x', b: 'y' } },
       ]),
     ).toThrow(/different operator sets/);
+  });
+});
+
+describe('windowDependence', () => {
+  const withNode = (build: (g: GraphBuilder, x: string) => string): Uint8Array => {
+    const g = new GraphBuilder('w');
+    const x = g.input({ name: 'x', shape: [1, 2, 'H', 'W'] });
+    g.output(build(g, x), { name: 'y', shape: [1, 1, 'H', 'W'] });
+    return g.toBytes();
+  };
+
+  it('finds global pooling and reductions over height or width, not channel sums or local pools', () => {
+    // Local: a 3×3 mean, a sum over channels (axes as an input constant).
+    expect(
+      windowDependence(
+        withNode((g, x) =>
+          g.node('AveragePool', [x], undefined, { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }),
+        ),
+      ),
+    ).toBeNull();
+    expect(
+      windowDependence(
+        withNode((g, x) => g.node('ReduceSum', [x, g.constantInt64([1])], undefined, { keepdims: 1 })),
+      ),
+    ).toBeNull();
+    // Window-wide: a mean over the window (axes attribute), a sum with spatial axes as input,
+    // a reduction over every axis, global pooling.
+    expect(
+      windowDependence(
+        withNode((g, x) => g.node('ReduceMean', [x], undefined, { axes: [2, 3], keepdims: 1 })),
+      ),
+    ).toMatch(/spatial/);
+    expect(
+      windowDependence(
+        withNode((g, x) => g.node('ReduceSum', [x, g.constantInt64([-1])], undefined, { keepdims: 1 })),
+      ),
+    ).toMatch(/spatial/);
+    expect(
+      windowDependence(withNode((g, x) => g.node('ReduceMax', [x], undefined, { keepdims: 1 }))),
+    ).toMatch(/every axis/);
+    expect(windowDependence(withNode((g, x) => g.node('GlobalAveragePool', [x])))).toBe('GlobalAveragePool');
+  });
+
+  it('knows the installed detectors: only change (window-relative features) reads its whole window', async () => {
+    const { readFileSync, readdirSync, existsSync } = await import('node:fs');
+    const found: string[] = [];
+    for (const id of readdirSync('detectors')) {
+      const p = `detectors/${id}/model.onnx`;
+      if (existsSync(p) && windowDependence(readFileSync(p))) found.push(id);
+    }
+    expect(found).toEqual(['change']);
   });
 });

@@ -66,6 +66,66 @@ export function fusionBlocker(bytes: Uint8Array): string | null {
   return null;
 }
 
+const REDUCE_OPS = new Set([
+  'ReduceMean',
+  'ReduceSum',
+  'ReduceMax',
+  'ReduceMin',
+  'ReduceProd',
+  'ReduceL1',
+  'ReduceL2',
+  'ReduceLogSum',
+  'ReduceLogSumExp',
+  'ReduceSumSquare',
+]);
+
+/** Integer values of an int64/int32 initializer, or null when it is not a plain constant. */
+function intInitializer(t: OnnxTypes.ITensorProto | undefined): number[] | null {
+  if (!t) return null;
+  if (t.int64Data?.length) return t.int64Data.map(Number);
+  if (t.int32Data?.length) return [...t.int32Data];
+  if (t.rawData?.length) {
+    const raw = t.rawData;
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const out: number[] = [];
+    if (t.dataType === 7)
+      for (let o = 0; o + 8 <= raw.byteLength; o += 8) out.push(Number(view.getBigInt64(o, true)));
+    else if (t.dataType === 6)
+      for (let o = 0; o + 4 <= raw.byteLength; o += 4) out.push(view.getInt32(o, true));
+    else return null;
+    return out;
+  }
+  return (t.dims ?? []).length && Number(t.dims![0]) === 0 ? [] : null;
+}
+
+/**
+ * Why a model's output at a pixel depends on the whole input window, not only on a
+ * neighbourhood (a global pooling, or a reduction over the height or width axis of an NCHW
+ * tensor), or null when it does not. Such a model must run in windows of exactly its declared
+ * size and overlap: run in another model's larger windows (fusion), it would give other numbers.
+ * A reduction whose axes are not a constant counts as spatial.
+ */
+export function windowDependence(bytes: Uint8Array): string | null {
+  const m = decode(bytes);
+  const inits = new Map((m.graph?.initializer ?? []).map((t) => [t.name ?? '', t]));
+  for (const n of m.graph?.node ?? []) {
+    const op = n.opType ?? '';
+    if (op === 'GlobalAveragePool' || op === 'GlobalMaxPool' || op === 'GlobalLpPool') return op;
+    if (!REDUCE_OPS.has(op)) continue;
+    const attr = (name: string) => (n.attribute ?? []).find((a) => a.name === name);
+    let axes: number[] | null = null;
+    const a = attr('axes');
+    if (a) axes = (a.ints ?? []).map(Number);
+    else if ((n.input ?? [])[1]) axes = intInitializer(inits.get(n.input![1]!));
+    else axes = [];
+    if (axes === null) return `${op} with computed axes`;
+    const noopEmpty = Number(attr('noop_with_empty_axes')?.i ?? 0) === 1;
+    if (!axes.length && !noopEmpty) return `${op} over every axis`;
+    if (axes.some((x) => x === 2 || x === 3 || x === -1 || x === -2)) return `${op} over a spatial axis`;
+  }
+  return null;
+}
+
 /** Key under which models may be fused together (same operator sets). */
 export function fusionGroupKey(bytes: Uint8Array): string {
   return opsetKey(decode(bytes));

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 import { wrapError } from '../../core/errors.ts';
-import { type FusePart, fuseModels, fusionBlocker, fusionGroupKey } from './fuse.ts';
+import { type FusePart, fuseModels, fusionBlocker, fusionGroupKey, windowDependence } from './fuse.ts';
 
 /**
  * ONNX Runtime sessions, created once per model file and reused across tiles.
@@ -141,13 +141,23 @@ export function fusedRunner(members: FusedMember[]): Promise<FusedRunner> {
   return fused;
 }
 
-const fusionInfos = new WeakMap<ModelRunner, { group: string | null }>();
-/** The fusion group of a runner's model (models of one group can share a session), or null. */
-export function fusionGroup(r: ModelRunner): string | null {
+const fusionInfos = new WeakMap<ModelRunner, { group: string | null; windowDependent: boolean }>();
+function fusionInfo(r: ModelRunner): { group: string | null; windowDependent: boolean } {
   let info = fusionInfos.get(r);
   if (!info) {
-    info = { group: fusionBlocker(r.bytes) ? null : fusionGroupKey(r.bytes) };
+    info = {
+      group: fusionBlocker(r.bytes) ? null : fusionGroupKey(r.bytes),
+      windowDependent: windowDependence(r.bytes) !== null,
+    };
     fusionInfos.set(r, info);
   }
-  return info.group;
+  return info;
+}
+/** The fusion group of a runner's model (models of one group can share a session), or null. */
+export function fusionGroup(r: ModelRunner): string | null {
+  return fusionInfo(r).group;
+}
+/** Whether a runner's model reads its whole window at every pixel (see fuse.ts windowDependence). */
+export function isWindowDependent(r: ModelRunner): boolean {
+  return fusionInfo(r).windowDependent;
 }
