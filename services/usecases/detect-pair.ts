@@ -1,7 +1,7 @@
 import type { LoadedDetector } from '../adapters/files/detector-registry.ts';
 import { SkypatrolError } from '../core/errors.ts';
 import type { DetectorManifest } from '../domain/detectors/manifest.ts';
-import { type ChangePolygon, polygonize } from '../domain/detectors/polygonize.ts';
+import { type ChangePolygon, detectionValid, polygonize } from '../domain/detectors/polygonize.ts';
 import type { ZoneRef } from '../domain/detectors/rules.ts';
 import { areaUnits } from '../domain/geo/area.ts';
 import { toLonLatFn } from '../domain/geo/crs.ts';
@@ -102,7 +102,8 @@ export async function detectPair(options: {
     width: grid.width,
     height: grid.height,
     probability,
-    valid: pair.valid,
+    // Away from mask edges, as in patrols (detectTile) and `eval`.
+    valid: detectionValid(pair.valid, grid.width, grid.height),
     threshold,
     minAreaM2: options.minAreaM2 ?? manifest.minAreaM2,
     toLonLat: (x, y) => {

@@ -232,3 +232,15 @@ export function erodeValid(valid: Uint8Array, width: number, height: number, mar
   }
   return out;
 }
+
+/**
+ * Clues are polygonized only on pixels with no unobserved pixel (not clear in both windows) within
+ * this many pixels: the masks grown by 2 px (20 m) for detection (erodeValid), as Landsat's
+ * QA_PIXEL "dilated cloud" ring does. Covered area (the patrolled km²) is still the unmasked pixels.
+ */
+export const MASK_MARGIN_PX = 2;
+
+/** The pixels a tile's detectors may report changes on (both dates observed, away from mask edges). */
+export function detectionValid(valid: Uint8Array, width: number, height: number): Uint8Array {
+  return erodeValid(valid, width, height, MASK_MARGIN_PX);
+}
