@@ -1,4 +1,4 @@
-import { boxMeanNode, indicesFor } from '../adapters/onnx/feature-graph.ts';
+import { boxMeanNode, indexConstants, indicesFor } from '../adapters/onnx/feature-graph.ts';
 import { GraphBuilder } from '../adapters/onnx/graph-builder.ts';
 import { loadModel } from '../adapters/onnx/session.ts';
 import { mulberry32, precisionRecall } from '../domain/detectors/logistic.ts';
@@ -125,8 +125,7 @@ export function buildChangeMsGraph(
   const adaptive = options.adaptive ?? false;
   const changeOnly = options.changeOnly ?? false;
   const C = bands.length;
-  const defs = indicesFor(bands);
-  const K = defs.length;
+  const K = indicesFor(bands).length;
   const F = msFeatureNames(bands, adaptive, changeOnly, ratio, lean, noIndex).length;
   const g = new GraphBuilder(head ? 'skypatrol-change-ms' : 'skypatrol-change-ms-features');
   const before = g.input({ name: 'before', shape: [1, C, 'H', 'W'] });
@@ -148,19 +147,7 @@ export function buildChangeMsGraph(
     return outs;
   };
 
-  const wn = new Float32Array(K * C);
-  const wd = new Float32Array(K * C);
-  const bd = new Float32Array(K);
-  defs.forEach((d, k) => {
-    bands.forEach((b, c) => {
-      wn[k * C + c] = d.num[b] ?? 0;
-      wd[k * C + c] = d.den[b] ?? 0;
-    });
-    bd[k] = d.denBias ?? 0;
-  });
-  const wNum = noIndex ? '' : g.constant(wn, [K, C, 1, 1], 'index_num');
-  const wDen = noIndex ? '' : g.constant(wd, [K, C, 1, 1], 'index_den');
-  const bDen = noIndex ? '' : g.constant(bd, [K], 'index_den_bias');
+  const { wNum, wDen, bDen } = noIndex ? { wNum: '', wDen: '', bDen: '' } : indexConstants(g, bands);
   const eps = g.constant([1e-3], [1], 'eps');
   const zero = g.constant([0], [1], 'zero');
   const indices = (x: string) => {

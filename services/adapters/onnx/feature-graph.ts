@@ -98,8 +98,6 @@ export function buildFeatureGraph(
 ): Uint8Array {
   const context = options.context ?? false;
   const C = bands.length;
-  const defs = indicesFor(bands);
-  const K = defs.length;
   const F = featureNames(bands, context).length;
   const g = new GraphBuilder(head ? name : `${name}-features`);
   const before = g.input({ name: 'before', shape: [1, C, 'H', 'W'] });
@@ -112,19 +110,7 @@ export function buildFeatureGraph(
       count_include_pad: 0,
     });
 
-  const wn = new Float32Array(K * C);
-  const wd = new Float32Array(K * C);
-  const bd = new Float32Array(K);
-  defs.forEach((d, k) => {
-    bands.forEach((b, c) => {
-      wn[k * C + c] = d.num[b] ?? 0;
-      wd[k * C + c] = d.den[b] ?? 0;
-    });
-    bd[k] = d.denBias ?? 0;
-  });
-  const wNum = g.constant(wn, [K, C, 1, 1], 'index_num');
-  const wDen = g.constant(wd, [K, C, 1, 1], 'index_den');
-  const bDen = g.constant(bd, [K], 'index_den_bias');
+  const { wNum, wDen, bDen } = indexConstants(g, bands);
   const eps = g.constant([1e-3], [1], 'eps');
   const indices = (x: string) => {
     const n = g.node('Conv', [x, wNum]);
@@ -176,6 +162,34 @@ export function buildFeatureGraph(
   const probability = pool(g.node('Sigmoid', [logit]), 3);
   g.output(probability, { name: 'probability', shape: [1, 1, 'H', 'W'] });
   return g.toBytes(`Skypatrol scenario detector: spectral-change features + MLP (${bands.join(', ')})`);
+}
+
+/**
+ * The spectral indices of `bands` as graph constants: numerator and denominator weights of
+ * 1×1 convolutions ([K, C, 1, 1]) and the denominator bias ([K]), K = indicesFor(bands).length.
+ */
+export function indexConstants(
+  g: GraphBuilder,
+  bands: readonly CanonicalBand[],
+): { wNum: string; wDen: string; bDen: string } {
+  const defs = indicesFor(bands);
+  const K = defs.length;
+  const C = bands.length;
+  const wn = new Float32Array(K * C);
+  const wd = new Float32Array(K * C);
+  const bd = new Float32Array(K);
+  defs.forEach((d, k) => {
+    bands.forEach((b, c) => {
+      wn[k * C + c] = d.num[b] ?? 0;
+      wd[k * C + c] = d.den[b] ?? 0;
+    });
+    bd[k] = d.denBias ?? 0;
+  });
+  return {
+    wNum: g.constant(wn, [K, C, 1, 1], 'index_num'),
+    wDen: g.constant(wd, [K, C, 1, 1], 'index_den'),
+    bDen: g.constant(bd, [K], 'index_den_bias'),
+  };
 }
 
 /**
