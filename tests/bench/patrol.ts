@@ -4,7 +4,7 @@
  * the per-stage breakdown the workers record per tile, and the GDAL + numpy peer
  * (scripts/bench/peer_patrol.py) on the same tiles. Written to docs/benchmarks-patrol.md.
  *
- * Env: BENCH_PATROL_TILES (default 6) analysis tiles from the demo region (data/demo-region,
+ * Env: BENCH_PATROL_TILES (default 12) analysis tiles from the demo region (data/demo-region,
  * simulated on first use), BENCH_PATROL_WORKERS (default "1,2"), BENCH_PATROL_NODE_ARGS (the
  * workers' node flags, default "--single-threaded-gc" as bin/skypatrol.mjs; "" for V8's default).
  * The workers' JSON logs (one line per tile, with its CPU time) are kept in a temporary folder.
@@ -32,7 +32,7 @@ import { scenesForTile } from '../../services/usecases/read-tile.ts';
 const ROOT = resolve(import.meta.dirname, '../..');
 const REGION = join(ROOT, 'data/demo-region');
 const DB_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/skypatrol_bench_patrol';
-const TILES = Number(process.env.BENCH_PATROL_TILES ?? 6);
+const TILES = Number(process.env.BENCH_PATROL_TILES ?? 12);
 const NODE_ARGS = (process.env.BENCH_PATROL_NODE_ARGS ?? '--single-threaded-gc').split(' ').filter(Boolean);
 const LOGS = await mkdtemp(join(tmpdir(), 'skypatrol-bench-logs-'));
 const WORKERS = (process.env.BENCH_PATROL_WORKERS ?? '1,2').split(',').map(Number);
