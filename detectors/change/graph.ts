@@ -1,3 +1,4 @@
+import { averagePool } from '../../services/adapters/onnx/feature-graph.ts';
 import { GraphBuilder } from '../../services/adapters/onnx/graph-builder.ts';
 import type { CanonicalBand } from '../../services/domain/imagery/bands.ts';
 
@@ -47,13 +48,7 @@ export function buildChangeGraph(head: LinearHead | null): Uint8Array {
   const before = g.input({ name: 'before', shape: [1, C, 'H', 'W'] });
   const after = g.input({ name: 'after', shape: [1, C, 'H', 'W'] });
 
-  const pool = (x: string, k: number) =>
-    g.node('AveragePool', [x], undefined, {
-      kernel_shape: [k, k],
-      pads: [(k - 1) / 2, (k - 1) / 2, (k - 1) / 2, (k - 1) / 2],
-      strides: [1, 1],
-      count_include_pad: 0,
-    });
+  const pool = (x: string, k: number) => averagePool(g, x, k);
 
   const d = g.node('Sub', [after, before]);
   const meanAbsD = pool(g.node('Abs', [d]), 5);

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { averagePool } from '../adapters/onnx/feature-graph.ts';
 import { GraphBuilder } from '../adapters/onnx/graph-builder.ts';
 import { loadModel } from '../adapters/onnx/session.ts';
 import { readPlainTiff } from '../adapters/raster/plain-tiff.ts';
@@ -34,12 +35,7 @@ export function buildChangeConvGraph(bands: readonly CanonicalBand[], fit: MlpFi
   const w2 = g.constant(fit.w2, [1, fit.hidden, 1, 1], 'conv2_w');
   const b2 = g.constant([fit.b2], [1], 'conv2_b');
   const p = g.node('Sigmoid', [g.node('Conv', [h, w2, b2])]);
-  const out = g.node('AveragePool', [p], undefined, {
-    kernel_shape: [3, 3],
-    pads: [1, 1, 1, 1],
-    strides: [1, 1],
-    count_include_pad: 0,
-  });
+  const out = averagePool(g, p, 3);
   g.output(out, { name: 'probability', shape: [1, 1, 'H', 'W'] });
   return g.toBytes(
     'Skypatrol change detector: 2-layer convolutional network (3×3 then 1×1), trained on OSCD',

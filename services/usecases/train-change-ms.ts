@@ -1,4 +1,4 @@
-import { boxMeanNode, indexConstants, indicesFor } from '../adapters/onnx/feature-graph.ts';
+import { averagePool, boxMeanNode, indexConstants, indicesFor } from '../adapters/onnx/feature-graph.ts';
 import { GraphBuilder } from '../adapters/onnx/graph-builder.ts';
 import { loadModel } from '../adapters/onnx/session.ts';
 import { mulberry32, precisionRecall } from '../domain/detectors/logistic.ts';
@@ -130,13 +130,7 @@ export function buildChangeMsGraph(
   const g = new GraphBuilder(head ? 'skypatrol-change-ms' : 'skypatrol-change-ms-features');
   const before = g.input({ name: 'before', shape: [1, C, 'H', 'W'] });
   const after = g.input({ name: 'after', shape: [1, C, 'H', 'W'] });
-  const avg = (x: string, k: number) =>
-    g.node('AveragePool', [x], undefined, {
-      kernel_shape: [k, k],
-      pads: [(k - 1) / 2, (k - 1) / 2, (k - 1) / 2, (k - 1) / 2],
-      strides: [1, 1],
-      count_include_pad: 0,
-    });
+  const avg = (x: string, k: number) => averagePool(g, x, k);
   const split = (x: string, sizes: number[]) => {
     const outs: string[] = [];
     let at = 0;
@@ -232,44 +226,29 @@ export function buildChangeMsGraph(
       ) as [string, string];
       ndFeatures.push(nd, m7AbsNd, cvaNd, m7CvaNd, boxMeanNode(g, cvaNd, 15));
     }
+    // Without changeOnly, the before-date bands and indices (and the latter's 15 px mean) too.
+    const unlessChangeOnly = (x: string) => (changeOnly ? [] : [x]);
     features = g.node(
       'Concat',
-      changeOnly
-        ? [
-            d,
-            di,
-            cva,
-            angle,
-            m7AbsD,
-            m7AbsDi,
-            mean3Cva,
-            m7Cva,
-            std7Cva,
-            m15Cva,
-            m31Cva,
-            m15AbsDi,
-            ...rel,
-            ...ndFeatures,
-          ]
-        : [
-            before,
-            d,
-            ib,
-            di,
-            cva,
-            angle,
-            m7AbsD,
-            m7AbsDi,
-            mean3Cva,
-            m7Cva,
-            std7Cva,
-            m15Cva,
-            m31Cva,
-            m15AbsDi,
-            m15Ib,
-            ...rel,
-            ...ndFeatures,
-          ],
+      [
+        ...unlessChangeOnly(before),
+        d,
+        ...unlessChangeOnly(ib),
+        di,
+        cva,
+        angle,
+        m7AbsD,
+        m7AbsDi,
+        mean3Cva,
+        m7Cva,
+        std7Cva,
+        m15Cva,
+        m31Cva,
+        m15AbsDi,
+        ...unlessChangeOnly(m15Ib),
+        ...rel,
+        ...ndFeatures,
+      ],
       'features_concat',
       { axis: 1 },
     );

@@ -102,13 +102,7 @@ export function buildFeatureGraph(
   const g = new GraphBuilder(head ? name : `${name}-features`);
   const before = g.input({ name: 'before', shape: [1, C, 'H', 'W'] });
   const after = g.input({ name: 'after', shape: [1, C, 'H', 'W'] });
-  const pool = (x: string, k: number) =>
-    g.node('AveragePool', [x], undefined, {
-      kernel_shape: [k, k],
-      pads: [(k - 1) / 2, (k - 1) / 2, (k - 1) / 2, (k - 1) / 2],
-      strides: [1, 1],
-      count_include_pad: 0,
-    });
+  const pool = (x: string, k: number) => averagePool(g, x, k);
 
   const { wNum, wDen, bDen } = indexConstants(g, bands);
   const eps = g.constant([1e-3], [1], 'eps');
@@ -162,6 +156,16 @@ export function buildFeatureGraph(
   const probability = pool(g.node('Sigmoid', [logit]), 3);
   g.output(probability, { name: 'probability', shape: [1, 1, 'H', 'W'] });
   return g.toBytes(`Skypatrol scenario detector: spectral-change features + MLP (${bands.join(', ')})`);
+}
+
+/** k×k mean (k odd) by ONNX AveragePool, same size out, clipped at the edges (pads not counted). */
+export function averagePool(g: GraphBuilder, x: string, k: number): string {
+  return g.node('AveragePool', [x], undefined, {
+    kernel_shape: [k, k],
+    pads: [(k - 1) / 2, (k - 1) / 2, (k - 1) / 2, (k - 1) / 2],
+    strides: [1, 1],
+    count_include_pad: 0,
+  });
 }
 
 /**
