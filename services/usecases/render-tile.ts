@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import sharp from 'sharp';
 import { Lru } from '../adapters/cache/lru.ts';
+import { tileScratch } from '../adapters/cache/scratch.ts';
 import { encodeTilePng } from '../adapters/image/encode.ts';
 import { asyncDeflateDecoder } from '../adapters/raster/async-decoder.ts';
 import { DecodedBlockCache } from '../adapters/raster/block-cache.ts';
@@ -192,6 +193,7 @@ async function readAssetForTile(
   target: Grid,
   /** Source windows already found for this tile, by source grid (a scene's bands share theirs). */
   windows: Map<string, PixelWindow | null> = new Map(),
+  allocate?: (length: number) => Float32Array,
 ): Promise<BandRead | null> {
   const asset = scene.assets[band];
   if (!asset?.href) {
@@ -224,7 +226,7 @@ async function readAssetForTile(
     );
   }
   const index = asset.index ?? 0;
-  const read = await src.readWindow({ window, bands: [index], overview: level });
+  const read = await src.readWindow({ window, bands: [index], overview: level, allocate });
   if (read.width === 0 || read.height === 0) return null;
   const levelGrid: Grid = {
     ...grid,
@@ -255,7 +257,7 @@ async function readAssetForTile(
 export const TILE_WARP: WarpOptions = { latticeStep: 64, maxErrorPx: 0.1 };
 
 /** Raw values → reflectance in place (NaN = no data). */
-function toReflectance(data: Float32Array, { scale, offset, nodata }: BandRead): Float32Array {
+function toReflectance(data: Float32Array, { scale, offset, nodata }: BandScaling): Float32Array {
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
     data[i] = Number.isNaN(v) || v === nodata ? Number.NaN : v * scale + offset;
@@ -263,21 +265,52 @@ function toReflectance(data: Float32Array, { scale, offset, nodata }: BandRead):
   return data;
 }
 
-/** Bands of one scene on a tile, or null when the scene does not cover it. */
+/** Raw values → reflectance: scale, offset and the asset's no-data value. */
+type BandScaling = Pick<BandRead, 'scale' | 'offset' | 'nodata'>;
+
+/** A scene's bands warped onto a tile, as read (not yet scaled), with each band's scaling. */
+interface RawTileBands {
+  planes: Float32Array[];
+  scaling: BandScaling[];
+}
+
+/** Bands of one scene on a tile as reflectance, or null when the scene does not cover it. */
 async function sceneBandsOnTile(
   scene: SceneRow,
   mode: TileMode,
   tile: TileCoord,
 ): Promise<Float32Array[] | null> {
+  const raw = await sceneRawBandsOnTile(scene, mode, tile);
+  return raw && raw.planes.map((p, i) => toReflectance(p, raw.scaling[i]!));
+}
+
+/**
+ * Bands of one scene on a tile as read, or null when the scene does not cover it. With
+ * `pooled`, the windows and the warped planes come from `tileScratch` (the windows are given
+ * back here; the planes are the caller's to give back).
+ */
+async function sceneRawBandsOnTile(
+  scene: SceneRow,
+  mode: TileMode,
+  tile: TileCoord,
+  pooled = false,
+): Promise<RawTileBands | null> {
   const target: Grid = tileGrid(tile, TILE_SIZE);
   if (scene.bbox && !intersects(scene.bbox, tileBounds4326(tile))) return null;
   // The bands' windows are read concurrently (their blocks decode in turn, or come from the
   // decoded-block cache); a band missing the tile makes the scene miss it.
   const windows = new Map<string, PixelWindow | null>();
+  const allocate = pooled ? (n: number) => tileScratch.float32(n) : undefined;
   const reads = await Promise.all(
-    MODE_BANDS[mode].map((band) => readAssetForTile(scene, band, tile, target, windows)),
+    MODE_BANDS[mode].map((band) => readAssetForTile(scene, band, tile, target, windows, allocate)),
   );
-  if (reads.some((r) => r === null)) return null;
+  const giveBack = (): void => {
+    if (pooled) for (const r of reads) if (r) tileScratch.give(...r.read.data);
+  };
+  if (reads.some((r) => r === null)) {
+    giveBack();
+    return null;
+  }
   // Bands on one grid and window (the usual case) are warped together: one lattice, one set
   // of source positions and weights.
   const groups = new Map<string, number[]>();
@@ -296,12 +329,14 @@ async function sceneBandsOnTile(
       target,
       'bilinear',
       TILE_WARP,
+      pooled ? members.map(() => tileScratch.float32(TILE_SIZE * TILE_SIZE)) : undefined,
     );
     members.forEach((i, j) => {
-      planes[i] = toReflectance(warped[j]!, reads[i]!);
+      planes[i] = warped[j]!;
     });
   }
-  return planes;
+  giveBack();
+  return { planes, scaling: reads as BandRead[] };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -317,26 +352,33 @@ const NDVI_STOPS: [number, [number, number, number]][] = [
   [0.9, [0, 80, 30]],
 ];
 
+/** The ramp's stops and colours as flat arrays (indexed, not destructured, per pixel). */
+const NDVI_AT = Float64Array.from(NDVI_STOPS, (s) => s[0]);
+const NDVI_RGB = Float64Array.from(NDVI_STOPS.flatMap((s) => s[1]));
+
 /** The NDVI ramp's colour of `v` into out[o..o+2] (no allocation per pixel). */
 function ndviInto(out: Uint8Array, o: number, v: number): void {
-  let c = NDVI_STOPS[NDVI_STOPS.length - 1]![1];
-  if (v <= NDVI_STOPS[0]![0]) c = NDVI_STOPS[0]![1];
+  const last = NDVI_AT.length - 1;
+  let c = 3 * last;
+  if (v <= NDVI_AT[0]!) c = 0;
   else {
-    for (let i = 1; i < NDVI_STOPS.length; i++) {
-      const [b, cb] = NDVI_STOPS[i]!;
+    for (let i = 1; i <= last; i++) {
+      const b = NDVI_AT[i]!;
       if (v <= b) {
-        const [a, ca] = NDVI_STOPS[i - 1]!;
+        const a = NDVI_AT[i - 1]!;
         const t = (v - a) / (b - a);
-        out[o] = Math.round(ca[0] + t * (cb[0] - ca[0]));
-        out[o + 1] = Math.round(ca[1] + t * (cb[1] - ca[1]));
-        out[o + 2] = Math.round(ca[2] + t * (cb[2] - ca[2]));
+        const ca = 3 * (i - 1);
+        const cb = 3 * i;
+        out[o] = Math.round(NDVI_RGB[ca]! + t * (NDVI_RGB[cb]! - NDVI_RGB[ca]!));
+        out[o + 1] = Math.round(NDVI_RGB[ca + 1]! + t * (NDVI_RGB[cb + 1]! - NDVI_RGB[ca + 1]!));
+        out[o + 2] = Math.round(NDVI_RGB[ca + 2]! + t * (NDVI_RGB[cb + 2]! - NDVI_RGB[ca + 2]!));
         return;
       }
     }
   }
-  out[o] = c[0];
-  out[o + 1] = c[1];
-  out[o + 2] = c[2];
+  out[o] = NDVI_RGB[c]!;
+  out[o + 1] = NDVI_RGB[c + 1]!;
+  out[o + 2] = NDVI_RGB[c + 2]!;
 }
 
 let lutCache: Uint8Array | null = null;
@@ -410,6 +452,93 @@ function renderPixels(
   return out;
 }
 
+/**
+ * A scene's raw bands on a tile → pixels in one pass: each value scaled to reflectance as
+ * `toReflectance` does (no data → NaN, the float32 rounding kept), then coloured as
+ * `renderPixels` does, so the bytes are the same as rendering reflectance planes — without
+ * writing those planes or testing opacity in a pass of its own. RGB when no pixel is
+ * transparent, else RGBA; `hasData`: the first band has a value somewhere on the tile.
+ */
+function renderRawPixels(
+  raw: RawTileBands,
+  mode: TileMode,
+  max: number | undefined,
+): { pixels: Uint8Array; channels: 3 | 4; hasData: boolean } {
+  const n = raw.planes[0]!.length;
+  // Reused buffers (tileScratch): every byte is written below.
+  const rgb = tileScratch.uint8(n * 3);
+  const alpha = tileScratch.uint8(n);
+  let transparent = 0;
+  let hasData = false;
+  const [p0, p1] = raw.planes as [Float32Array, Float32Array];
+  const [s0, s1] = raw.scaling as [BandScaling, BandScaling];
+  const sc0 = s0.scale;
+  const of0 = s0.offset;
+  const nd0 = s0.nodata;
+  const sc1 = s1.scale;
+  const of1 = s1.offset;
+  const nd1 = s1.nodata;
+  if (mode === 'ndvi') {
+    for (let i = 0, o = 0; i < n; i++, o += 3) {
+      const x = p0[i]!;
+      const y = p1[i]!;
+      const a = Number.isNaN(x) || x === nd0 ? Number.NaN : Math.fround(x * sc0 + of0);
+      const b = Number.isNaN(y) || y === nd1 ? Number.NaN : Math.fround(y * sc1 + of1);
+      if (!Number.isNaN(a)) hasData = true;
+      const sum = a + b;
+      if (Number.isNaN(sum)) {
+        rgb[o] = rgb[o + 1] = rgb[o + 2] = alpha[i] = 0;
+        transparent++;
+        continue;
+      }
+      ndviInto(rgb, o, sum === 0 ? 0 : (a - b) / sum);
+      alpha[i] = 255;
+    }
+  } else {
+    const p2 = raw.planes[2]!;
+    const s2 = raw.scaling[2]!;
+    const sc2 = s2.scale;
+    const of2 = s2.offset;
+    const nd2 = s2.nodata;
+    const lut = gammaLut();
+    const k = 4096 / (max ?? DEFAULT_MAX[mode]);
+    for (let i = 0, o = 0; i < n; i++, o += 3) {
+      const x = p0[i]!;
+      const y = p1[i]!;
+      const z = p2[i]!;
+      const rv = Number.isNaN(x) || x === nd0 ? Number.NaN : Math.fround(x * sc0 + of0);
+      const gv = Number.isNaN(y) || y === nd1 ? Number.NaN : Math.fround(y * sc1 + of1);
+      const bv = Number.isNaN(z) || z === nd2 ? Number.NaN : Math.fround(z * sc2 + of2);
+      if (!Number.isNaN(rv)) hasData = true;
+      if (Number.isNaN(rv + gv + bv)) {
+        rgb[o] = rgb[o + 1] = rgb[o + 2] = alpha[i] = 0;
+        transparent++;
+        continue;
+      }
+      const ri = rv * k + 0.5;
+      const gi = gv * k + 0.5;
+      const bi = bv * k + 0.5;
+      rgb[o] = ri <= 0 ? lut[0]! : ri >= 4096 ? lut[4096]! : lut[ri | 0]!;
+      rgb[o + 1] = gi <= 0 ? lut[0]! : gi >= 4096 ? lut[4096]! : lut[gi | 0]!;
+      rgb[o + 2] = bi <= 0 ? lut[0]! : bi >= 4096 ? lut[4096]! : lut[bi | 0]!;
+      alpha[i] = 255;
+    }
+  }
+  if (transparent === 0) {
+    tileScratch.give(alpha);
+    return { pixels: rgb, channels: 3, hasData };
+  }
+  const rgba = tileScratch.uint8(n * 4);
+  for (let i = 0, o = 0, q = 0; i < n; i++, o += 3, q += 4) {
+    rgba[q] = rgb[o]!;
+    rgba[q + 1] = rgb[o + 1]!;
+    rgba[q + 2] = rgb[o + 2]!;
+    rgba[q + 3] = alpha[i]!;
+  }
+  tileScratch.give(rgb, alpha);
+  return { pixels: rgba, channels: 4, hasData };
+}
+
 /** RGBA pixels for the planes of a mode; NaN anywhere → transparent. */
 export function renderPlanes(planes: Float32Array[], mode: TileMode, max?: number): Uint8Array {
   return renderPixels(planes, mode, max, 4);
@@ -428,7 +557,11 @@ async function encode(
   format: TileFormat,
 ): Promise<RenderedTile> {
   const channels = opaque(planes, mode) ? 3 : 4;
-  const pixels = renderPixels(planes, mode, max, channels);
+  return encodePixels(renderPixels(planes, mode, max, channels), channels, format);
+}
+
+/** Encode rendered RGB (3 channels) or RGBA (4) tile pixels, with the ETag of the result. */
+async function encodePixels(pixels: Uint8Array, channels: 3 | 4, format: TileFormat): Promise<RenderedTile> {
   let body: Buffer;
   if (format === 'png') {
     body = await encodeTilePng(pixels, TILE_SIZE, TILE_SIZE, channels);
@@ -465,10 +598,16 @@ export async function renderSceneTile(
   const pending = rendering.get(key);
   if (pending) return pending;
   const p = (async () => {
-    const planes = await sceneBandsOnTile(scene, opts.mode, tile);
-    if (!planes) return null;
-    if (!planes[0]!.some((v) => !Number.isNaN(v))) return null;
-    const rendered = await encode(planes, opts.mode, opts.max, opts.format);
+    const raw = await sceneRawBandsOnTile(scene, opts.mode, tile, true);
+    if (!raw) return null;
+    const { pixels, channels, hasData } = renderRawPixels(raw, opts.mode, opts.max);
+    tileScratch.give(...raw.planes);
+    if (!hasData) {
+      tileScratch.give(pixels);
+      return null;
+    }
+    const rendered = await encodePixels(pixels, channels, opts.format);
+    tileScratch.give(pixels);
     tiles.set(key, rendered, rendered.body.byteLength);
     return rendered;
   })();

@@ -507,6 +507,41 @@ describeShared('raster source: files written by GDAL (COGs, other layouts)', () 
     }
   });
 
+  itGdal('reads into caller-allocated buffers holding old values (every value is written)', async () => {
+    // Edge blocks cut by the image's border, a sparse block and a window across them all.
+    const file = join(dir, 'allocate-sparse.tif');
+    gdal('gdal_create', [
+      ...['-of', 'GTiff', '-outsize', '300', '200', '-bands', '2', '-ot', 'UInt16', '-co', 'TILED=YES'],
+      ...['-co', 'BLOCKXSIZE=128', '-co', 'BLOCKYSIZE=128', '-co', 'SPARSE_OK=TRUE'],
+      ...['-co', 'COMPRESS=DEFLATE', '-co', 'PREDICTOR=2', '-a_srs', 'EPSG:4326'],
+      ...['-a_ullr', '0', '1', '1', '0', '-a_nodata', '9', file],
+    ]);
+    const filled = join(dir, 'allocate-filled.tif');
+    gdal('gdal_translate', [
+      ...['-co', 'TILED=YES', '-co', 'BLOCKXSIZE=128', '-co', 'BLOCKYSIZE=128', '-co', 'SPARSE_OK=TRUE'],
+      ...['-co', 'COMPRESS=DEFLATE', '-co', 'PREDICTOR=2', '-srcwin', '0', '0', '300', '200'],
+      ...['-outsize', '300', '200', '-b', '1', '-b', '1', '-a_nodata', '9', LANDSAT, filled],
+    ]);
+    for (const f of [file, filled]) {
+      await withSource(f, async (s) => {
+        const window: [number, number, number, number] = [20, 30, 300, 200];
+        const fresh = await s.readWindow({ window });
+        const dirty = await s.readWindow({
+          window,
+          allocate: (n) => new Float32Array(n).fill(12345),
+        });
+        expect(dirty.data.length).toBe(fresh.data.length);
+        dirty.data.forEach((values, b) => {
+          const ref = fresh.data[b]!;
+          for (let i = 0; i < ref.length; i++) {
+            if (!Object.is(values[i], ref[i]))
+              throw new Error(`${f} band ${b} value ${i}: ${values[i]} vs ${ref[i]}`);
+          }
+        });
+      });
+    }
+  });
+
   it('an overview that does not exist is SCENE_INVALID', async () => {
     await withSource(LANDSAT, async (s) => {
       await expectCode(s.readWindow({ window: [0, 0, 10, 10], overview: 1 }), 'SCENE_INVALID', LANDSAT);

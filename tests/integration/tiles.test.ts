@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import Pbf from 'pbf';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword, newApiToken, sha256Hex } from '../../services/adapters/auth/crypto.ts';
+import { tileScratch } from '../../services/adapters/cache/scratch.ts';
 import { mortonKey, POINT_MAX_ZOOM, tileKeyRange } from '../../services/adapters/postgis/mvt-store.ts';
 import { createApiToken, createUser } from '../../services/adapters/postgis/user-store.ts';
 import { toLonLatFn } from '../../services/domain/geo/crs.ts';
@@ -556,6 +558,49 @@ describe('imagery tiles', () => {
     expect(opaque).toBeLessThan(256 * 256);
     const outside = lonLatToTile(10, 10, 12);
     expect((await app.inject(sceneUrl(outside, 'png', 'true-color'))).statusCode).toBe(204);
+  });
+
+  it('renders the same bytes with reused scratch buffers holding garbage as with fresh ones', async () => {
+    // Tiles inside the scene (opaque, RGB) and across its edge (RGBA), every mode.
+    const [lon, lat] = scenePoint(SIZE / 2, SIZE / 2);
+    const [elon, elat] = scenePoint(0, SIZE / 2);
+    const tiles = [left(), right(), lonLatToTile(lon, lat, 12), lonLatToTile(elon, elat, 14)];
+    const render = async (beforeEach: () => void) => {
+      const out: string[] = [];
+      for (const t of tiles) {
+        for (const [ext, mode] of [
+          ['png', 'true-color'],
+          ['webp', 'false-color'],
+          ['png', 'ndvi'],
+        ] as const) {
+          clearTileCaches();
+          beforeEach();
+          const r = await app.inject(sceneUrl(t, ext, mode));
+          out.push(
+            `${r.statusCode}:${r.rawPayload[25]}:${createHash('sha256').update(r.rawPayload).digest('hex')}`,
+          );
+        }
+      }
+      return out;
+    };
+    // Every buffer new (zero-filled) for each tile.
+    const fresh = await render(() => tileScratch.clear());
+    expect(fresh.every((s) => s.startsWith('200:'))).toBe(true);
+    expect(fresh.some((s) => s.startsWith('200:6:'))).toBe(true); // an RGBA PNG (the edge tile)
+    // Every buffer a render takes holds garbage: the pool filled with junk of every capacity.
+    const junk = () => {
+      tileScratch.clear();
+      const views = [];
+      for (let bits = 12; bits <= 21; bits++) {
+        for (let k = 0; k < 8; k++) {
+          const u = tileScratch.uint8(2 ** bits);
+          u.fill(k % 2 ? 0xab : 0x7f); // 0x7f7f7f7f is a float32 of 3.4e38; 0xabababab, -1.2e-12
+          views.push(u);
+        }
+      }
+      tileScratch.give(...views);
+    };
+    expect(await render(junk)).toEqual(fresh);
   });
 
   it('mosaics a time window, least cloudy scene first', async () => {

@@ -1,5 +1,6 @@
 import zlib from 'node:zlib';
 import sharp from 'sharp';
+import { tileScratch } from '../cache/scratch.ts';
 
 /** Encode interleaved 8-bit RGBA pixels as PNG (sharp/libvips). */
 export async function encodePng(rgba: Uint8Array, width: number, height: number): Promise<Buffer> {
@@ -52,9 +53,14 @@ export function filterAverage(
   width: number,
   height: number,
   channels: number,
+  /** Where to write the rows ((width · channels + 1) · height bytes, every one written). */
+  into?: Uint8Array,
 ): Uint8Array {
   const stride = width * channels;
-  const out = new Uint8Array((stride + 1) * height);
+  const out = into ?? new Uint8Array((stride + 1) * height);
+  if (out.length !== (stride + 1) * height) {
+    throw new RangeError(`filterAverage: ${out.length} bytes for ${(stride + 1) * height}`);
+  }
   for (let y = 0; y < height; y++) {
     const o = y * (stride + 1) + 1;
     const s = y * stride;
@@ -101,10 +107,23 @@ export async function encodeTilePng(
   ihdr[10] = 0; // deflate
   ihdr[11] = 0; // adaptive filtering (per-row filter bytes)
   ihdr[12] = 0; // no interlace
-  const idat = await deflate(filterAverage(pixels, width, height, channels), {
+  // The filtered rows only live until deflate returns: a reused buffer (tileScratch).
+  const filtered = filterAverage(
+    pixels,
+    width,
+    height,
+    channels,
+    tileScratch.uint8((width * channels + 1) * height),
+  );
+  const idat = await deflate(filtered, {
     level: 6,
     strategy: zlib.constants.Z_RLE,
+    // One output chunk larger than the worst case (stored blocks: 5 bytes per 16 KiB plus the
+    // zlib header and checksum), not 16 KiB chunks: each chunk is a round trip to the thread
+    // pool and a callback on the event loop (seven for a 110 KiB tile).
+    chunkSize: filtered.length + 5 * Math.ceil(filtered.length / 16384) + 64,
   });
+  tileScratch.give(filtered);
   return Buffer.concat([
     PNG_SIGNATURE,
     chunk('IHDR', ihdr),

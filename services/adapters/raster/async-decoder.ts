@@ -9,12 +9,27 @@ import {
   undoHorizontalPredictor,
 } from './decoders.ts';
 
-/** Inflate on the thread pool, in one output chunk of `size` bytes when that is enough. */
-function inflateAsync(data: Uint8Array, size: number): Promise<Buffer> {
-  // zlib's default 16 KiB chunks would cost a thread-pool round trip each (32 per 512 KiB block).
-  // Exactly the decoded size: the block then comes back as its own buffer, not copied out of a slice.
-  const chunkSize = Math.max(1024, Math.min(16 * 1024 * 1024, size));
-  return new Promise((ok, fail) => inflate(data, { chunkSize }, (err, out) => (err ? fail(err) : ok(out))));
+/** Spare bytes after a block's decoded size in its inflate buffer (keeps 8-byte alignment). */
+const SLACK = 8;
+
+/**
+ * Inflate on the thread pool into one output buffer a few bytes larger than the block's
+ * decoded `size`, so that one pass ends the stream: zlib's default 16 KiB chunks would cost a
+ * thread-pool round trip each (32 per 512 KiB block), and a buffer of exactly `size` bytes
+ * fills before zlib has seen the end of the stream, which costs a second round trip and a
+ * second buffer of the same size. Resolves to the whole buffer (its first bytes are the
+ * block; callers read `size` of them), or to an exact copy when the output is not alone in
+ * its buffer.
+ */
+function inflateAsync(data: Uint8Array, size: number): Promise<ArrayBuffer> {
+  const chunkSize = Math.max(1024, Math.min(16 * 1024 * 1024, size + SLACK));
+  return new Promise((ok, fail) =>
+    inflate(data, { chunkSize }, (err, out) => {
+      if (err) return fail(err);
+      const buf = out.buffer as ArrayBuffer;
+      ok(out.byteOffset === 0 && buf.byteLength - out.byteLength <= SLACK ? buf : ownBuffer(out));
+    }),
+  );
 }
 
 /**
@@ -32,7 +47,7 @@ export const asyncDeflateDecoder: BlockDecoder = {
       (DEFLATE_CODES as readonly number[]).includes(fd.Compression ?? 1) &&
       (predictor === 1 || predictor === 2)
     ) {
-      const block = ownBuffer(await inflateAsync(new Uint8Array(buffer), blockBytes(fd)));
+      const block = await inflateAsync(new Uint8Array(buffer), blockBytes(fd));
       if (predictor === 1 || undoHorizontalPredictor(block, fd)) return block;
     }
     const decoder = (await getDecoder(fileDirectory as never)) as BlockDecoder;

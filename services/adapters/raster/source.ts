@@ -52,6 +52,11 @@ export interface ReadWindowOptions {
   /** 0 = full resolution, k = the k-th overview (k-th largest reduced-resolution image). */
   overview?: number;
   signal?: AbortSignal;
+  /**
+   * Allocates each band's output (`length` values; every one is written): for callers that
+   * reuse buffers (map tiles, `ScratchPool`). Default: new zero-filled arrays.
+   */
+  allocate?: (length: number) => Float32Array;
 }
 
 export interface RasterSource {
@@ -853,7 +858,8 @@ class Source implements RasterSource {
         `${display}: a ${w}×${h}×${bands.length} window is too large for one read; read it in parts or from an overview`,
       );
     }
-    const data = bands.map(() => new Float32Array(w * h));
+    const allocate = opts.allocate ?? ((n: number) => new Float32Array(n));
+    const data = bands.map(() => allocate(w * h));
     const read: WindowRead = { width: w, height: h, data, window: [x0, y0, x1, y1] };
     if (w === 0 || h === 0) return read;
 

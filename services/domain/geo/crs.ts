@@ -60,9 +60,22 @@ export function transformFn(
   const to = proj4Definition(toEpsg);
   if (!from || !to) return null;
   if (sameCrs(fromEpsg, toEpsg)) return (x, y) => [x, y];
-  const converter = proj4(from, to);
-  return (x, y) => converter.forward([x, y]) as [number, number];
+  const key = `${fromEpsg}>${toEpsg}`;
+  let fn = transforms.get(key);
+  if (!fn) {
+    const converter = proj4(from, to);
+    fn = (x, y) => converter.forward([x, y]) as [number, number];
+    transforms.set(key, fn);
+  }
+  return fn;
 }
+
+/**
+ * proj4 pipelines by EPSG pair, built once: parsing the definitions and setting up a pipeline
+ * cost more than the few dozen transforms a map tile's warp lattice needs. A few dozen CRSs
+ * at most are defined, so the map stays small.
+ */
+const transforms = new Map<string, (x: number, y: number) => [number, number]>();
 
 /** True when the two EPSG codes denote the same coordinates (4326 and 4490 are treated as one). */
 export function sameCrs(a: number, b: number): boolean {

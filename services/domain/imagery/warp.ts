@@ -399,6 +399,12 @@ function sampleBilinearBands(
 ): void {
   const nb = bands.length;
   const tw = lattice.width;
+  const d0 = bands[0]!;
+  const d1 = bands[nb > 1 ? 1 : 0]!;
+  const d2 = bands[nb > 2 ? 2 : 0]!;
+  const o0 = outs[0]!;
+  const o1 = outs[nb > 1 ? 1 : 0]!;
+  const o2 = outs[nb > 2 ? 2 : 0]!;
   for (let r = 0; r < lattice.height; r++) {
     lattice.row(r, bx, by);
     const off = r * tw;
@@ -441,6 +447,16 @@ function sampleBilinearBands(
       const i01 = i00 + dy;
       const ux = 1 - tx;
       const uy = 1 - ty;
+      if (nb === 3) {
+        // Map tiles' three bands, unrolled (about a third faster than the loop).
+        let v = (d0[i00]! * ux + d0[i00 + dx]! * tx) * uy + (d0[i01]! * ux + d0[i01 + dx]! * tx) * ty;
+        o0[k] = Number.isNaN(v) ? d0[near]! : v;
+        v = (d1[i00]! * ux + d1[i00 + dx]! * tx) * uy + (d1[i01]! * ux + d1[i01 + dx]! * tx) * ty;
+        o1[k] = Number.isNaN(v) ? d1[near]! : v;
+        v = (d2[i00]! * ux + d2[i00 + dx]! * tx) * uy + (d2[i01]! * ux + d2[i01 + dx]! * tx) * ty;
+        o2[k] = Number.isNaN(v) ? d2[near]! : v;
+        continue;
+      }
       for (let b = 0; b < nb; b++) {
         const d = bands[b]!;
         const v = (d[i00]! * ux + d[i00 + dx]! * tx) * uy + (d[i01]! * ux + d[i01 + dx]! * tx) * ty;
@@ -540,6 +556,8 @@ export function warpWindowBands(
   target: Grid,
   method: WarpMethod,
   opts: WarpOptions = {},
+  /** Arrays to write the results into (one per band, of the target's size; every value is written). */
+  into?: Float32Array[],
 ): Float32Array[] {
   const [x0, y0, x1, y1] = window;
   if (!(x0 >= 0 && y0 >= 0 && x1 <= srcGrid.width && y1 <= srcGrid.height && x0 < x1 && y0 < y1)) {
@@ -562,7 +580,13 @@ export function warpWindowBands(
     }
   }
   const tw = target.width;
-  const outs = bands.map(() => new Float32Array(tw * target.height));
+  const outs = bands.map((_, i) => {
+    const o = into?.[i];
+    if (o && o.length !== tw * target.height) {
+      throw new RangeError(`warp: output has ${o.length} values for a ${tw}×${target.height} target`);
+    }
+    return o ?? new Float32Array(tw * target.height);
+  });
   const lattice = targetLattice(s, target, opts);
   const bx = new Float64Array(tw);
   const by = new Float64Array(tw);
