@@ -468,62 +468,12 @@ function renderRawPixels(
   // Reused buffers (tileScratch): every byte is written below.
   const rgb = tileScratch.uint8(n * 3);
   const alpha = tileScratch.uint8(n);
-  let transparent = 0;
-  let hasData = false;
-  const [p0, p1] = raw.planes as [Float32Array, Float32Array];
-  const [s0, s1] = raw.scaling as [BandScaling, BandScaling];
-  const sc0 = s0.scale;
-  const of0 = s0.offset;
-  const nd0 = s0.nodata;
-  const sc1 = s1.scale;
-  const of1 = s1.offset;
-  const nd1 = s1.nodata;
-  if (mode === 'ndvi') {
-    for (let i = 0, o = 0; i < n; i++, o += 3) {
-      const x = p0[i]!;
-      const y = p1[i]!;
-      const a = Number.isNaN(x) || x === nd0 ? Number.NaN : Math.fround(x * sc0 + of0);
-      const b = Number.isNaN(y) || y === nd1 ? Number.NaN : Math.fround(y * sc1 + of1);
-      if (!Number.isNaN(a)) hasData = true;
-      const sum = a + b;
-      if (Number.isNaN(sum)) {
-        rgb[o] = rgb[o + 1] = rgb[o + 2] = alpha[i] = 0;
-        transparent++;
-        continue;
-      }
-      ndviInto(rgb, o, sum === 0 ? 0 : (a - b) / sum);
-      alpha[i] = 255;
-    }
-  } else {
-    const p2 = raw.planes[2]!;
-    const s2 = raw.scaling[2]!;
-    const sc2 = s2.scale;
-    const of2 = s2.offset;
-    const nd2 = s2.nodata;
-    const lut = gammaLut();
-    const k = 4096 / (max ?? DEFAULT_MAX[mode]);
-    for (let i = 0, o = 0; i < n; i++, o += 3) {
-      const x = p0[i]!;
-      const y = p1[i]!;
-      const z = p2[i]!;
-      const rv = Number.isNaN(x) || x === nd0 ? Number.NaN : Math.fround(x * sc0 + of0);
-      const gv = Number.isNaN(y) || y === nd1 ? Number.NaN : Math.fround(y * sc1 + of1);
-      const bv = Number.isNaN(z) || z === nd2 ? Number.NaN : Math.fround(z * sc2 + of2);
-      if (!Number.isNaN(rv)) hasData = true;
-      if (Number.isNaN(rv + gv + bv)) {
-        rgb[o] = rgb[o + 1] = rgb[o + 2] = alpha[i] = 0;
-        transparent++;
-        continue;
-      }
-      const ri = rv * k + 0.5;
-      const gi = gv * k + 0.5;
-      const bi = bv * k + 0.5;
-      rgb[o] = ri <= 0 ? lut[0]! : ri >= 4096 ? lut[4096]! : lut[ri | 0]!;
-      rgb[o + 1] = gi <= 0 ? lut[0]! : gi >= 4096 ? lut[4096]! : lut[gi | 0]!;
-      rgb[o + 2] = bi <= 0 ? lut[0]! : bi >= 4096 ? lut[4096]! : lut[bi | 0]!;
-      alpha[i] = 255;
-    }
-  }
+  // One loop per mode, so each stays monomorphic (a shared one ran about a third slower).
+  const counts =
+    mode === 'ndvi'
+      ? rawNdviInto(raw, rgb, alpha)
+      : rawColourInto(raw, 4096 / (max ?? DEFAULT_MAX[mode]), rgb, alpha);
+  const { transparent, hasData } = counts;
   if (transparent === 0) {
     tileScratch.give(alpha);
     return { pixels: rgb, channels: 3, hasData };
@@ -537,6 +487,88 @@ function renderRawPixels(
   }
   tileScratch.give(rgb, alpha);
   return { pixels: rgba, channels: 4, hasData };
+}
+
+/** `renderRawPixels` for NDVI (bands nir, red). */
+function rawNdviInto(
+  raw: RawTileBands,
+  rgb: Uint8Array,
+  alpha: Uint8Array,
+): { transparent: number; hasData: boolean } {
+  const [p0, p1] = raw.planes as [Float32Array, Float32Array];
+  const [s0, s1] = raw.scaling as [BandScaling, BandScaling];
+  const sc0 = s0.scale;
+  const of0 = s0.offset;
+  const nd0 = s0.nodata;
+  const sc1 = s1.scale;
+  const of1 = s1.offset;
+  const nd1 = s1.nodata;
+  const n = p0.length;
+  let transparent = 0;
+  let hasData = false;
+  for (let i = 0, o = 0; i < n; i++, o += 3) {
+    const x = p0[i]!;
+    const y = p1[i]!;
+    const a = Number.isNaN(x) || x === nd0 ? Number.NaN : Math.fround(x * sc0 + of0);
+    const b = Number.isNaN(y) || y === nd1 ? Number.NaN : Math.fround(y * sc1 + of1);
+    if (!Number.isNaN(a)) hasData = true;
+    const sum = a + b;
+    if (Number.isNaN(sum)) {
+      rgb[o] = rgb[o + 1] = rgb[o + 2] = alpha[i] = 0;
+      transparent++;
+      continue;
+    }
+    ndviInto(rgb, o, sum === 0 ? 0 : (a - b) / sum);
+    alpha[i] = 255;
+  }
+  return { transparent, hasData };
+}
+
+/** `renderRawPixels` for true and false colour: reflectance × `k` through the gamma table. */
+function rawColourInto(
+  raw: RawTileBands,
+  k: number,
+  rgb: Uint8Array,
+  alpha: Uint8Array,
+): { transparent: number; hasData: boolean } {
+  const [p0, p1, p2] = raw.planes as [Float32Array, Float32Array, Float32Array];
+  const [s0, s1, s2] = raw.scaling as [BandScaling, BandScaling, BandScaling];
+  const sc0 = s0.scale;
+  const of0 = s0.offset;
+  const nd0 = s0.nodata;
+  const sc1 = s1.scale;
+  const of1 = s1.offset;
+  const nd1 = s1.nodata;
+  const sc2 = s2.scale;
+  const of2 = s2.offset;
+  const nd2 = s2.nodata;
+  const lut = gammaLut();
+  const n = p0.length;
+  let transparent = 0;
+  let hasData = false;
+  for (let i = 0, o = 0; i < n; i++, o += 3) {
+    const x = p0[i]!;
+    const y = p1[i]!;
+    const z = p2[i]!;
+    const rv = Number.isNaN(x) || x === nd0 ? Number.NaN : Math.fround(x * sc0 + of0);
+    const gv = Number.isNaN(y) || y === nd1 ? Number.NaN : Math.fround(y * sc1 + of1);
+    const bv = Number.isNaN(z) || z === nd2 ? Number.NaN : Math.fround(z * sc2 + of2);
+    if (!Number.isNaN(rv)) hasData = true;
+    if (Number.isNaN(rv + gv + bv)) {
+      rgb[o] = rgb[o + 1] = rgb[o + 2] = alpha[i] = 0;
+      transparent++;
+      continue;
+    }
+    // As renderPixels: v·k + 0.5 truncated = Math.round for the non-negative values.
+    const ri = rv * k + 0.5;
+    const gi = gv * k + 0.5;
+    const bi = bv * k + 0.5;
+    rgb[o] = ri <= 0 ? lut[0]! : ri >= 4096 ? lut[4096]! : lut[ri | 0]!;
+    rgb[o + 1] = gi <= 0 ? lut[0]! : gi >= 4096 ? lut[4096]! : lut[gi | 0]!;
+    rgb[o + 2] = bi <= 0 ? lut[0]! : bi >= 4096 ? lut[4096]! : lut[bi | 0]!;
+    alpha[i] = 255;
+  }
+  return { transparent, hasData };
 }
 
 /** RGBA pixels for the planes of a mode; NaN anywhere → transparent. */
