@@ -281,7 +281,8 @@ async function sceneBandsOnTile(
   tile: TileCoord,
 ): Promise<Float32Array[] | null> {
   const raw = await sceneRawBandsOnTile(scene, mode, tile);
-  return raw && raw.planes.map((p, i) => toReflectance(p, raw.scaling[i]!));
+  if (!raw) return null;
+  return raw.planes.map((p, i) => toReflectance(p, raw.scaling[i]!));
 }
 
 /**
