@@ -392,73 +392,14 @@ function gammaLut(): Uint8Array {
   return lutCache;
 }
 
-/** True when no pixel of the mode's planes is no data (the tile is opaque). */
-function opaque(planes: Float32Array[], mode: TileMode): boolean {
-  const n = planes[0]!.length;
-  const [a, b] = planes as [Float32Array, Float32Array];
-  if (mode === 'ndvi') {
-    for (let i = 0; i < n; i++) if (Number.isNaN(a[i]! + b[i]!)) return false;
-    return true;
-  }
-  const c = planes[2]!;
-  for (let i = 0; i < n; i++) if (Number.isNaN(a[i]! + b[i]! + c[i]!)) return false;
-  return true;
-}
-
-/**
- * Pixels for the planes of a mode, RGBA (`channels` 4; NaN anywhere → transparent) or RGB
- * (3; for tiles known to be opaque — fewer bytes to compress).
- */
-function renderPixels(
-  planes: Float32Array[],
-  mode: TileMode,
-  max: number | undefined,
-  channels: 3 | 4,
-): Uint8Array {
-  const n = planes[0]!.length;
-  const out = new Uint8Array(n * channels);
-  if (mode === 'ndvi') {
-    const nir = planes[0]!;
-    const red = planes[1]!;
-    for (let i = 0, o = 0; i < n; i++, o += channels) {
-      const a = nir[i]!;
-      const b = red[i]!;
-      const sum = a + b;
-      if (Number.isNaN(sum)) continue;
-      ndviInto(out, o, sum === 0 ? 0 : (a - b) / sum);
-      if (channels === 4) out[o + 3] = 255;
-    }
-    return out;
-  }
-  // Linear to `max`, then gamma 1/1.8 (brightens shadows like the usual true-colour recipes),
-  // through a 4096-step lookup table.
-  const top = max ?? DEFAULT_MAX[mode];
-  const lut = gammaLut();
-  const k = 4096 / top;
-  const [r, g, b] = planes as [Float32Array, Float32Array, Float32Array];
-  for (let i = 0, o = 0; i < n; i++, o += channels) {
-    const rv = r[i]!;
-    const gv = g[i]!;
-    const bv = b[i]!;
-    if (Number.isNaN(rv + gv + bv)) continue; // no data: transparent
-    // v·k + 0.5 truncated = Math.round for the non-negative values; clamped to the table.
-    const ri = rv * k + 0.5;
-    const gi = gv * k + 0.5;
-    const bi = bv * k + 0.5;
-    out[o] = ri <= 0 ? lut[0]! : ri >= 4096 ? lut[4096]! : lut[ri | 0]!;
-    out[o + 1] = gi <= 0 ? lut[0]! : gi >= 4096 ? lut[4096]! : lut[gi | 0]!;
-    out[o + 2] = bi <= 0 ? lut[0]! : bi >= 4096 ? lut[4096]! : lut[bi | 0]!;
-    if (channels === 4) out[o + 3] = 255;
-  }
-  return out;
-}
-
 /**
  * A scene's raw bands on a tile → pixels in one pass: each value scaled to reflectance as
- * `toReflectance` does (no data → NaN, the float32 rounding kept), then coloured as
- * `renderPixels` does, so the bytes are the same as rendering reflectance planes — without
- * writing those planes or testing opacity in a pass of its own. RGB when no pixel is
- * transparent, else RGBA; `hasData`: the first band has a value somewhere on the tile.
+ * `toReflectance` does (no data → NaN, the float32 rounding kept), then coloured — true and
+ * false colour linear to `max`, then gamma 1/1.8 (brightens shadows like the usual
+ * true-colour recipes) through a 4096-step table; NDVI through its ramp — without writing
+ * reflectance planes or testing opacity in a pass of their own. RGB when no pixel is
+ * transparent (a quarter fewer bytes to compress), else RGBA with no data transparent;
+ * `hasData`: the first band has a value somewhere. The pixels come from `tileScratch`.
  */
 function renderRawPixels(
   raw: RawTileBands,
@@ -490,6 +431,20 @@ function renderRawPixels(
   return { pixels: rgba, channels: 4, hasData };
 }
 
+/** The bands' scale, offset and no-data value, as arrays indexed by band. */
+function scalings(raw: RawTileBands): { sc: Float64Array; of: Float64Array; nd: Float64Array } {
+  return {
+    sc: Float64Array.from(raw.scaling, (s) => s.scale),
+    of: Float64Array.from(raw.scaling, (s) => s.offset),
+    nd: Float64Array.from(raw.scaling, (s) => s.nodata),
+  };
+}
+
+/** One raw value as reflectance, rounded to float32 as `toReflectance` stores it (NaN: no data). */
+function scaled(x: number, scale: number, offset: number, nodata: number): number {
+  return Number.isNaN(x) || x === nodata ? Number.NaN : Math.fround(x * scale + offset);
+}
+
 /** `renderRawPixels` for NDVI (bands nir, red). */
 function rawNdviInto(
   raw: RawTileBands,
@@ -497,21 +452,13 @@ function rawNdviInto(
   alpha: Uint8Array,
 ): { transparent: number; hasData: boolean } {
   const [p0, p1] = raw.planes as [Float32Array, Float32Array];
-  const [s0, s1] = raw.scaling as [BandScaling, BandScaling];
-  const sc0 = s0.scale;
-  const of0 = s0.offset;
-  const nd0 = s0.nodata;
-  const sc1 = s1.scale;
-  const of1 = s1.offset;
-  const nd1 = s1.nodata;
+  const { sc, of, nd } = scalings(raw);
   const n = p0.length;
   let transparent = 0;
   let hasData = false;
   for (let i = 0, o = 0; i < n; i++, o += 3) {
-    const x = p0[i]!;
-    const y = p1[i]!;
-    const a = Number.isNaN(x) || x === nd0 ? Number.NaN : Math.fround(x * sc0 + of0);
-    const b = Number.isNaN(y) || y === nd1 ? Number.NaN : Math.fround(y * sc1 + of1);
+    const a = scaled(p0[i]!, sc[0]!, of[0]!, nd[0]!);
+    const b = scaled(p1[i]!, sc[1]!, of[1]!, nd[1]!);
     if (!Number.isNaN(a)) hasData = true;
     const sum = a + b;
     if (Number.isNaN(sum)) {
@@ -533,34 +480,22 @@ function rawColourInto(
   alpha: Uint8Array,
 ): { transparent: number; hasData: boolean } {
   const [p0, p1, p2] = raw.planes as [Float32Array, Float32Array, Float32Array];
-  const [s0, s1, s2] = raw.scaling as [BandScaling, BandScaling, BandScaling];
-  const sc0 = s0.scale;
-  const of0 = s0.offset;
-  const nd0 = s0.nodata;
-  const sc1 = s1.scale;
-  const of1 = s1.offset;
-  const nd1 = s1.nodata;
-  const sc2 = s2.scale;
-  const of2 = s2.offset;
-  const nd2 = s2.nodata;
+  const { sc, of, nd } = scalings(raw);
   const lut = gammaLut();
   const n = p0.length;
   let transparent = 0;
   let hasData = false;
   for (let i = 0, o = 0; i < n; i++, o += 3) {
-    const x = p0[i]!;
-    const y = p1[i]!;
-    const z = p2[i]!;
-    const rv = Number.isNaN(x) || x === nd0 ? Number.NaN : Math.fround(x * sc0 + of0);
-    const gv = Number.isNaN(y) || y === nd1 ? Number.NaN : Math.fround(y * sc1 + of1);
-    const bv = Number.isNaN(z) || z === nd2 ? Number.NaN : Math.fround(z * sc2 + of2);
+    const rv = scaled(p0[i]!, sc[0]!, of[0]!, nd[0]!);
+    const gv = scaled(p1[i]!, sc[1]!, of[1]!, nd[1]!);
+    const bv = scaled(p2[i]!, sc[2]!, of[2]!, nd[2]!);
     if (!Number.isNaN(rv)) hasData = true;
     if (Number.isNaN(rv + gv + bv)) {
       rgb[o] = rgb[o + 1] = rgb[o + 2] = alpha[i] = 0;
       transparent++;
       continue;
     }
-    // As renderPixels: v·k + 0.5 truncated = Math.round for the non-negative values.
+    // v·k + 0.5 truncated = Math.round for the non-negative values; clamped to the table.
     const ri = rv * k + 0.5;
     const gi = gv * k + 0.5;
     const bi = bv * k + 0.5;
@@ -572,9 +507,27 @@ function rawColourInto(
   return { transparent, hasData };
 }
 
-/** RGBA pixels for the planes of a mode; NaN anywhere → transparent. */
+/** Reflectance planes as raw bands that need no scaling (NaN is their only no data). */
+function reflectanceBands(planes: Float32Array[]): RawTileBands {
+  return { planes, scaling: planes.map(() => ({ scale: 1, offset: 0, nodata: Number.NaN })) };
+}
+
+/** RGBA pixels for reflectance planes of a mode; NaN anywhere → transparent. */
 export function renderPlanes(planes: Float32Array[], mode: TileMode, max?: number): Uint8Array {
-  return renderPixels(planes, mode, max, 4);
+  const { pixels, channels } = renderRawPixels(reflectanceBands(planes), mode, max);
+  const n = planes[0]!.length;
+  const out = new Uint8Array(n * 4);
+  if (channels === 4) out.set(pixels);
+  else {
+    for (let i = 0, o = 0, q = 0; i < n; i++, o += 3, q += 4) {
+      out[q] = pixels[o]!;
+      out[q + 1] = pixels[o + 1]!;
+      out[q + 2] = pixels[o + 2]!;
+      out[q + 3] = 255;
+    }
+  }
+  tileScratch.give(pixels);
+  return out;
 }
 
 /**
@@ -589,8 +542,10 @@ async function encode(
   max: number | undefined,
   format: TileFormat,
 ): Promise<RenderedTile> {
-  const channels = opaque(planes, mode) ? 3 : 4;
-  return encodePixels(renderPixels(planes, mode, max, channels), channels, format);
+  const { pixels, channels } = renderRawPixels(reflectanceBands(planes), mode, max);
+  const rendered = await encodePixels(pixels, channels, format);
+  tileScratch.give(pixels);
+  return rendered;
 }
 
 /** Encode rendered RGB (3 channels) or RGBA (4) tile pixels, with the ETag of the result. */
