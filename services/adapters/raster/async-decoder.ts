@@ -1,34 +1,26 @@
 import { inflate } from 'node:zlib';
 import { getDecoder } from 'geotiff';
 import {
+  BLOCK_SLACK,
   type BlockDecoder,
+  blockBuffer,
   blockBytes,
   DEFLATE_CODES,
-  ownBuffer,
   type PredictorTags,
   undoHorizontalPredictor,
 } from './decoders.ts';
 
-/** Spare bytes after a block's decoded size in its inflate buffer (keeps 8-byte alignment). */
-const SLACK = 8;
-
 /**
  * Inflate on the thread pool into one output buffer a few bytes larger than the block's
- * decoded `size`, so that one pass ends the stream: zlib's default 16 KiB chunks would cost a
- * thread-pool round trip each (32 per 512 KiB block), and a buffer of exactly `size` bytes
- * fills before zlib has seen the end of the stream, which costs a second round trip and a
- * second buffer of the same size. Resolves to the whole buffer (its first bytes are the
- * block; callers read `size` of them), or to an exact copy when the output is not alone in
- * its buffer.
+ * decoded `size` (BLOCK_SLACK), so that one pass ends the stream: zlib's default 16 KiB chunks
+ * would cost a thread-pool round trip each (32 per 512 KiB block), and a buffer of exactly
+ * `size` bytes fills before zlib has seen the end of the stream, which costs a second round
+ * trip and a second buffer of the same size.
  */
 function inflateAsync(data: Uint8Array, size: number): Promise<ArrayBuffer> {
-  const chunkSize = Math.max(1024, Math.min(16 * 1024 * 1024, size + SLACK));
+  const chunkSize = Math.max(1024, Math.min(16 * 1024 * 1024, size + BLOCK_SLACK));
   return new Promise((ok, fail) =>
-    inflate(data, { chunkSize }, (err, out) => {
-      if (err) return fail(err);
-      const buf = out.buffer as ArrayBuffer;
-      ok(out.byteOffset === 0 && buf.byteLength - out.byteLength <= SLACK ? buf : ownBuffer(out));
-    }),
+    inflate(data, { chunkSize }, (err, out) => (err ? fail(err) : ok(blockBuffer(out)))),
   );
 }
 

@@ -9,6 +9,19 @@ export interface BlockDecoder {
   decode(fileDirectory: unknown, buffer: ArrayBuffer): Promise<ArrayBuffer>;
 }
 
+/** Spare bytes after a block's decoded size in its inflate buffer (keeps 8-byte alignment). */
+export const BLOCK_SLACK = 8;
+
+/**
+ * The decoded block as an ArrayBuffer: the inflate output's own buffer when the block fills it
+ * but for at most BLOCK_SLACK trailing bytes (readers use the block's size, not the buffer's),
+ * else a copy of exactly its bytes (a small output in Node's shared pool).
+ */
+export function blockBuffer(out: Uint8Array): ArrayBuffer {
+  const buf = out.buffer as ArrayBuffer;
+  return out.byteOffset === 0 && buf.byteLength - out.byteLength <= BLOCK_SLACK ? buf : ownBuffer(out);
+}
+
 /** An ArrayBuffer holding exactly the bytes of `view` (no copy when it already does). */
 export function ownBuffer(view: Uint8Array): ArrayBuffer {
   const buf = view.buffer as ArrayBuffer;
@@ -35,9 +48,11 @@ export class NativeDeflateDecoder extends BaseDecoder {
    * about a fifth less CPU per block.
    */
   decodeBlock(buffer: ArrayBuffer, size?: number): ArrayBuffer {
-    const opts = size && size > 0 ? { chunkSize: Math.max(64, Math.min(size, 256 * 1024 * 1024)) } : {};
-    // inflateSync may hand back a slice of a larger (pooled) buffer for small outputs.
-    return ownBuffer(inflateSync(new Uint8Array(buffer), opts));
+    // A few bytes to spare: a chunk of exactly `size` fills before zlib has seen the end of the
+    // stream, which costs another inflate call and another chunk of `size` bytes.
+    const opts =
+      size && size > 0 ? { chunkSize: Math.max(64, Math.min(size + BLOCK_SLACK, 256 * 1024 * 1024)) } : {};
+    return blockBuffer(inflateSync(new Uint8Array(buffer), opts));
   }
 
   /** As BaseDecoder.decode, with horizontal differencing (predictor 2) undone in one tight loop. */
