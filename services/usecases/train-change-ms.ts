@@ -19,7 +19,10 @@ import {
  * differences, spectral indices and their differences, change-vector magnitude and spectral
  * angle, then k×k means (constant-cost box sums) of |difference| and of the change-vector
  * magnitude at 3, 7, 15 and 31 px, its 7×7 standard deviation, and the 15×15 setting of the
- * before indices; a one-hidden-layer MLP as two 1×1 convolutions → Sigmoid → 3×3 mean.
+ * before indices; a one-hidden-layer MLP as two 1×1 convolutions → Sigmoid → 3×3 mean. With
+ * `sceneZ` (the default since 0.4.0) the MLP's logit is standardised by the tile window's own mean
+ * and standard deviation before the sigmoid, so the manifest threshold is a per-scene one
+ * (mean + k·std of the scene's scores) that needs no labels and runs inside the graph.
  */
 export type City = Awaited<ReturnType<typeof loadOscdCity>>;
 
@@ -103,7 +106,7 @@ export function msArchitecture(
     opts.lean && opts.noIndex,
   ).length;
   const diffs = opts.lean && opts.noIndex ? 'band differences' : 'band and index differences';
-  return `multi-scale change features in ONNX (${diffs}, change-vector magnitude and spectral angle, its 3/7/15/31 px means and 7×7 std${opts.adaptive ? ', also relative to the tile mean' : ''}) + MLP ${F}→${hidden}→1 (${opts.members ?? 1} seeds, logits averaged)`;
+  return `multi-scale change features in ONNX (${diffs}, change-vector magnitude and spectral angle, its 3/7/15/31 px means and 7×7 std${opts.adaptive ? ', also relative to the tile mean' : ''}) + MLP ${F}→${hidden}→1 (${opts.members ?? 1} seeds, logits averaged${opts.sceneZ ? '; logit standardised by the tile window’s mean and std' : ''})`;
 }
 
 const lean_ = (o: { lean?: boolean }) => o.lean ?? false;
@@ -117,6 +120,7 @@ export function buildChangeMsGraph(
     ratio?: boolean;
     lean?: boolean;
     noIndex?: boolean;
+    sceneZ?: boolean;
   } = {},
 ): Uint8Array {
   const noIndex = (options.noIndex ?? false) && lean_(options);
@@ -264,7 +268,16 @@ export function buildChangeMsGraph(
   const h = g.node('Relu', [g.node('Conv', [features, w1, b1])]);
   const w2 = g.constant(head.w2, [1, head.hidden, 1, 1], 'mlp_w2');
   const b2 = g.constant([head.b2], [1], 'mlp_b2');
-  const probability = avg(g.node('Sigmoid', [g.node('Conv', [h, w2, b2])]), 3);
+  let logit = g.node('Conv', [h, w2, b2]);
+  if (options.sceneZ) {
+    // The logit standardised by the window's own mean and standard deviation: a per-scene
+    // threshold (mean + k·std of the scene's own scores) that needs no labels.
+    const reduce = (x: string) => g.node('ReduceMean', [x], undefined, { axes: [2, 3], keepdims: 1 });
+    const centred = g.node('Sub', [logit, reduce(logit)]);
+    const sd = g.node('Sqrt', [g.node('Max', [reduce(g.node('Mul', [centred, centred])), eps])]);
+    logit = g.node('Div', [centred, sd]);
+  }
+  const probability = avg(g.node('Sigmoid', [logit]), 3);
   g.output(probability, { name: 'probability', shape: [1, 1, 'H', 'W'] });
   return g.toBytes(
     `Skypatrol change detector: multi-scale change features + MLP, trained on OSCD (${bands.join(', ')})`,
@@ -290,14 +303,59 @@ export async function cityFeatures(
     });
     return out;
   };
-  const got = await runner.run({
-    before: { data: pack(city.before), dims: [1, bands.length, H, W] },
-    after: { data: pack(city.after), dims: [1, bands.length, H, W] },
-  });
+  const before = pack(city.before);
+  const after = pack(city.after);
+  if (!opts.tiledTrain) {
+    const got = await runner.run({
+      before: { data: before, dims: [1, bands.length, H, W] },
+      after: { data: after, dims: [1, bands.length, H, W] },
+    });
+    await runner.release();
+    const f = got.features!;
+    const F = f.dims[1]!;
+    return Array.from({ length: F }, (_, k) => f.data.slice(k * W * H, (k + 1) * W * H));
+  }
+  // In the windows a patrol (and the evaluation) runs: the tile-relative features then see the
+  // same window mean in training as at inference.
+  const { size, overlap } = MS_TILE;
+  const core = size - 2 * overlap;
+  const C = bands.length;
+  let planes: Float32Array[] = [];
+  for (let cy = 0; cy < H; cy += core) {
+    for (let cx = 0; cx < W; cx += core) {
+      const cw = Math.min(core, W - cx);
+      const ch = Math.min(core, H - cy);
+      const x0 = Math.max(0, cx - overlap);
+      const y0 = Math.max(0, cy - overlap);
+      const w = Math.min(W, cx + cw + overlap) - x0;
+      const h = Math.min(H, cy + ch + overlap) - y0;
+      const cut = (src: Float32Array) => {
+        const out = new Float32Array(C * w * h);
+        for (let c = 0; c < C; c++)
+          for (let y = 0; y < h; y++)
+            out.set(
+              src.subarray(c * W * H + (y0 + y) * W + x0, c * W * H + (y0 + y) * W + x0 + w),
+              c * w * h + y * w,
+            );
+        return out;
+      };
+      const f = (
+        await runner.run({
+          before: { data: cut(before), dims: [1, C, h, w] },
+          after: { data: cut(after), dims: [1, C, h, w] },
+        })
+      ).features!;
+      const F = f.dims[1]!;
+      if (!planes.length) planes = Array.from({ length: F }, () => new Float32Array(W * H));
+      for (let k = 0; k < F; k++)
+        for (let y = 0; y < ch; y++) {
+          const src = k * w * h + (cy - y0 + y) * w + (cx - x0);
+          planes[k]!.set(f.data.subarray(src, src + cw) as Float32Array, (cy + y) * W + cx);
+        }
+    }
+  }
   await runner.release();
-  const f = got.features!;
-  const F = f.dims[1]!;
-  return Array.from({ length: F }, (_, k) => f.data.slice(k * W * H, (k + 1) * W * H));
+  return planes;
 }
 
 export interface MsOptions {
@@ -307,12 +365,18 @@ export interface MsOptions {
   lean?: boolean;
   /** With `lean`: no spectral-index features (cheaper). */
   noIndex?: boolean;
+  /** Standardise the MLP's logit by the tile window's mean and std before the sigmoid (label-free per-scene threshold). */
+  sceneZ?: boolean;
   members?: number;
   hidden?: number;
   epochs?: number;
   pos?: number;
   neg?: number;
   seed?: number;
+  /** Training features computed in the patrol's tile windows (`MS_TILE`), as at inference. */
+  tiledTrain?: boolean;
+  /** Every ensemble member on its own random sample of pixels (bagging), not one shared sample. */
+  bag?: boolean;
   /** Log the held-out city's best-threshold F1 (diagnostic only; never used for a choice). */
   diagnose?: boolean;
 }
@@ -325,7 +389,6 @@ export async function fitChangeMs(
   opts: MsOptions = {},
 ): Promise<{ bytes: Uint8Array; threshold: number; fit: MlpFit }> {
   const seed = opts.seed ?? 42;
-  const rand = mulberry32(seed);
   const nF = msFeatureNames(
     bands,
     opts.adaptive,
@@ -334,39 +397,46 @@ export async function fitChangeMs(
     opts.lean,
     opts.noIndex && opts.lean,
   ).length;
-  const xs: number[] = [];
-  const ys: number[] = [];
-  const ws: number[] = [];
-  cities.forEach((c, ci) => {
-    const pos: number[] = [];
-    const neg: number[] = [];
-    for (let i = 0; i < c.labels.length; i++) {
-      if (!c.valid[i]) continue;
-      (c.labels[i] ? pos : neg).push(i);
-    }
-    const pick = (a: number[], k: number) =>
-      a.length <= k ? a : Array.from({ length: k }, () => a[Math.floor(rand() * a.length)]!);
-    const P = pick(pos, opts.pos ?? 10000);
-    const N = pick(neg, opts.neg ?? 30000);
-    // Each city weighs the same; within a city, changed and unchanged pixels weigh half each.
-    for (const [set, label] of [
-      [P, 1],
-      [N, 0],
-    ] as const) {
-      for (const i of set) {
-        for (let f = 0; f < nF; f++) xs.push(feats[ci]![f]![i]!);
-        ys.push(label);
-        ws.push(1 / (2 * Math.max(1, set.length)));
+  const sample = (sampleSeed: number) => {
+    const rand = mulberry32(sampleSeed);
+    const xs: number[] = [];
+    const ys: number[] = [];
+    const ws: number[] = [];
+    cities.forEach((c, ci) => {
+      const pos: number[] = [];
+      const neg: number[] = [];
+      for (let i = 0; i < c.labels.length; i++) {
+        if (!c.valid[i]) continue;
+        (c.labels[i] ? pos : neg).push(i);
       }
-    }
-  });
-  const mean = ws.reduce((s, v) => s + v, 0) / ws.length;
-  const X = Float32Array.from(xs);
-  const Y = Uint8Array.from(ys);
-  const Wt = Float32Array.from(ws, (v) => v / mean);
+      const pick = (a: number[], k: number) =>
+        a.length <= k ? a : Array.from({ length: k }, () => a[Math.floor(rand() * a.length)]!);
+      const P = pick(pos, opts.pos ?? 10000);
+      const N = pick(neg, opts.neg ?? 30000);
+      // Each city weighs the same; within a city, changed and unchanged pixels weigh half each.
+      for (const [set, label] of [
+        [P, 1],
+        [N, 0],
+      ] as const) {
+        for (const i of set) {
+          for (let f = 0; f < nF; f++) xs.push(feats[ci]![f]![i]!);
+          ys.push(label);
+          ws.push(1 / (2 * Math.max(1, set.length)));
+        }
+      }
+    });
+    const mean = ws.reduce((s, v) => s + v, 0) / ws.length;
+    return {
+      X: Float32Array.from(xs),
+      Y: Uint8Array.from(ys),
+      Wt: Float32Array.from(ws, (v) => v / mean),
+    };
+  };
+  const shared = sample(seed);
   // An ensemble of `members` MLPs (different seeds), their logits averaged: one wider MLP.
   const fits: MlpFit[] = [];
-  for (let k = 0; k < (opts.members ?? 1); k++)
+  for (let k = 0; k < (opts.members ?? 1); k++) {
+    const { X, Y, Wt } = opts.bag && k > 0 ? sample(seed + 1000 * k) : shared;
     fits.push(
       fitMlp(X, nF, Y, Wt, {
         hidden: opts.hidden ?? MS_HIDDEN,
@@ -375,6 +445,7 @@ export async function fitChangeMs(
         seed: seed + 1000 * k,
       }),
     );
+  }
   const fit: MlpFit = {
     hidden: fits.reduce((s, f) => s + f.hidden, 0),
     w1: fits.flatMap((f) => f.w1),
@@ -444,9 +515,10 @@ export async function leaveOneCityOutMs(
 export const MS_DEFAULTS: MsOptions = {
   lean: true,
   adaptive: true,
-  members: 4,
+  members: 8,
   hidden: 4,
   noIndex: true,
+  sceneZ: true,
   pos: 15000,
   neg: 30000,
   seed: 42,
@@ -520,6 +592,15 @@ export async function trainChangeMs(options: {
         threshold: lite.threshold,
       },
     },
+    ...(opts.sceneZ
+      ? {
+          output: {
+            ...base.output,
+            meaning:
+              'change score: sigmoid of the MLP logit standardised by the tile window’s own mean and std (a per-scene threshold needing no labels; not a calibrated probability)',
+          },
+        }
+      : {}),
     threshold: main.threshold,
   };
   await writeVersion(

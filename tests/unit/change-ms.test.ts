@@ -78,3 +78,43 @@ describe('change multi-scale feature graph', () => {
     });
   }
 });
+
+describe('change multi-scale graph with sceneZ', () => {
+  it('standardises the logit per window: the output ignores a shift and a positive scale of the logit', async () => {
+    const bands = FB;
+    const opts = { lean: true, adaptive: true, noIndex: true, sceneZ: true };
+    const F = msFeatureNames(bands, true, false, false, true, true).length;
+    const hidden = 3;
+    const w1 = Array.from({ length: hidden * F }, (_, i) => Math.sin(i * 1.7) * 2);
+    const b1 = [0.1, -0.2, 0.05];
+    const head = (scale: number, shift: number) => ({
+      hidden,
+      w1,
+      b1,
+      w2: [1.5, -0.7, 0.9].map((w) => w * scale),
+      b2: 0.3 * scale + shift,
+      loss: 0,
+      epochs: 1,
+    });
+    const C = bands.length;
+    const before = Float32Array.from({ length: C * H * W }, (_, i) => 0.05 + ((i * 7919) % 97) / 400);
+    const after = Float32Array.from({ length: C * H * W }, (_, i) => 0.05 + ((i * 104729) % 89) / 400);
+    const run = async (scale: number, shift: number) => {
+      const r = await loadModel(buildChangeMsGraph(bands, head(scale, shift), opts), 1);
+      const out = await r.run({
+        before: { data: before, dims: [1, C, H, W] },
+        after: { data: after, dims: [1, C, H, W] },
+      });
+      await r.release();
+      return out.probability!.data as Float32Array;
+    };
+    const a = await run(1, 0);
+    const b = await run(3, -2);
+    let spread = 0;
+    for (let i = 0; i < a.length; i++) {
+      expect(b[i]).toBeCloseTo(a[i]!, 4);
+      spread = Math.max(spread, Math.abs(a[i]! - a[0]!));
+    }
+    expect(spread).toBeGreaterThan(0.05);
+  });
+});
