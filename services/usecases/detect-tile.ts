@@ -8,6 +8,7 @@ import {
   applyZoningRule,
   cluePriority,
   resolveScenarioOverlaps,
+  ruleCanKeepClues,
   type TileZones,
   type ZoneRecord,
 } from '../domain/detectors/rules.ts';
@@ -53,6 +54,15 @@ export function layersFor(detectors: LoadedDetector[]): ZoneLayer[] {
   return [...layers].sort();
 }
 
+/** Degrees around a tile within which `zonesForTile` fetches zoning features. */
+const ZONE_MARGIN_DEG = 0.002;
+
+/** The zone margin in metres at its narrowest on a tile (longitude degrees shrink northwards). */
+export function zoneMarginM(tile: AnalysisTile): number {
+  const lat = Math.max(Math.abs(tile.boundsLonLat[1]), Math.abs(tile.boundsLonLat[3]));
+  return ZONE_MARGIN_DEG * 111_320 * Math.cos((Math.min(lat, 89) * Math.PI) / 180);
+}
+
 /** Zoning features the rules of these detectors need, intersecting the tile (from PostGIS `zones`). */
 export async function zonesForTile(
   pool: pg.Pool,
@@ -63,7 +73,7 @@ export async function zonesForTile(
   if (!layers.length) return { features: [] };
   const [w, s, e, n] = tile.boundsLonLat;
   // A small margin so a polygon on the tile edge is clipped against whole zone edges.
-  const m = 0.002;
+  const m = ZONE_MARGIN_DEG;
   const { rows } = await pool.query<{
     id: string;
     kind: ZoneLayer;
@@ -315,8 +325,26 @@ export async function detectTile(args: {
   windows: { before: { from: string; to: string }; after: { from: string; to: string } };
   /** Run the detectors as one fused ONNX session where they allow it (default true). */
   fuse?: boolean;
-}): Promise<{ features: ClueFeature[]; dropped: { scenario: string; rule: string; count: number }[] }> {
-  const { tile, before, after, detectors, zones, windows } = args;
+  /**
+   * Skip detectors whose zoning rule can keep no clue on this tile (default true; the clues are
+   * the same either way — false runs them all, for comparisons).
+   */
+  gate?: boolean;
+}): Promise<{
+  features: ClueFeature[];
+  dropped: { scenario: string; rule: string; count: number }[];
+  /** Detectors not run: their zoning rule could keep no clue on this tile (no zone of theirs there). */
+  skipped: string[];
+}> {
+  const { tile, before, after, zones, windows } = args;
+  // A detector whose rule would drop everything it finds here is not run (`ruleCanKeepClues`):
+  // the clues are the same, without its inference.
+  const marginM = zoneMarginM(tile);
+  const detectors =
+    args.gate === false
+      ? args.detectors
+      : args.detectors.filter((d) => ruleCanKeepClues(d.manifest.zoning, zones.features, marginM));
+  const skipped = args.detectors.filter((d) => !detectors.includes(d)).map((d) => d.manifest.id);
   const { width, height } = tile.grid;
   const n = width * height;
   const valid = new Uint8Array(n);
@@ -366,5 +394,5 @@ export async function detectTile(args: {
   for (const f of features)
     if (!kept.includes(f)) merged.set(f.properties.scenario, (merged.get(f.properties.scenario) ?? 0) + 1);
   for (const [scenario, count] of merged) dropped.push({ scenario, rule: 'same-site', count });
-  return { features: kept, dropped };
+  return { features: kept, dropped, skipped };
 }

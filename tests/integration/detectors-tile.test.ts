@@ -115,6 +115,39 @@ describe('detectTile', () => {
     expect(inside[0]!.n).toBe(0);
   }, 120_000);
 
+  it('skips detectors whose zoning rule can keep nothing on the tile, with the same clues as running them', async () => {
+    const tile = tileForLonLat(DEFAULT_CENTER[0], DEFAULT_CENTER[1]);
+    const bands = bandsFor(detectors);
+    const opts = { sensors: ['sentinel-2-l2a'] };
+    const before = (await compositeTile(db.pool, tile, WINDOWS.before, bands, opts))!;
+    const after = (await compositeTile(db.pool, tile, WINDOWS.after, bands, opts))!;
+    const all = await zonesForTile(db.pool, tile, detectors);
+    // As on a tile far from the lake, the river and the reserve: only permits and forest around.
+    const zones = {
+      features: all.features.filter((z) => z.kind === 'mining_permit' || z.kind === 'forest_land'),
+    };
+    expect(zones.features.some((z) => z.kind === 'forest_land')).toBe(true);
+    const run = (gate: boolean) =>
+      detectTile({ tile, before, after, detectors, zones, windows: WINDOWS, gate });
+    const gated = await run(true);
+    const full = await run(false);
+    // `inside` rules without their layer, and temporary-land (no farther than 50 m from a
+    // permit) without a permit: their models do not run; mine (outside permits), forest
+    // (its layer is here) and change (no rule) do.
+    expect(gated.skipped.sort()).toEqual(
+      ['black-soil', 'grassland', 'hulun-lake', 'river', 'temporary-land', 'wetland'].sort(),
+    );
+    expect(full.skipped).toEqual([]);
+    expect(gated.features.length).toBeGreaterThan(0);
+    expect(JSON.stringify(gated.features)).toBe(JSON.stringify(full.features));
+    // With the tile's real zones, only detectors whose layer is absent are skipped.
+    const present = new Set(all.features.map((z) => z.kind));
+    const layerOf = (id: string) => detectors.find((d) => d.manifest.id === id)!.manifest.zoning.layer;
+    const real = await detectTile({ tile, before, after, detectors, zones: all, windows: WINDOWS });
+    for (const id of real.skipped) expect(present.has(layerOf(id)!), id).toBe(false);
+    expect(real.skipped).not.toContain('forest-encroachment');
+  }, 120_000);
+
   it('one fused ONNX session gives exactly the probabilities of nine separate ones, with and without SWIR', async () => {
     const tile = tileForLonLat(DEFAULT_CENTER[0], DEFAULT_CENTER[1]);
     const bands = bandsFor(detectors);

@@ -40,6 +40,22 @@ export interface RuleSpec {
   maxDistanceM?: number | undefined;
 }
 
+/**
+ * Whether a detector's zoning rule could keep a clue anywhere on a tile, given the zoning
+ * features found on the tile and within `marginM` metres around it. An `inside` rule needs a
+ * feature of its layer there; a rule with `maxDistanceM` (no farther than that from the layer)
+ * one within that distance, which the margin covers when it is at least as wide. When this is
+ * false, `applyZoningRule` drops every detection of the detector on the tile, so its model
+ * need not run at all.
+ */
+export function ruleCanKeepClues(spec: RuleSpec, zones: readonly ZoneRecord[], marginM: number): boolean {
+  if (spec.rule === 'none' || !spec.layer) return true;
+  const present = zones.some((z) => z.kind === spec.layer && z.coordinates.length > 0);
+  if (spec.rule === 'inside') return present;
+  if (spec.maxDistanceM !== undefined && spec.maxDistanceM <= marginM) return present;
+  return true;
+}
+
 export interface RuleOutcome {
   /** The unlawful part (null when nothing of it is unlawful). */
   coordinates: PolygonCoords[] | null;
