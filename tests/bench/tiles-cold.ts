@@ -7,9 +7,10 @@
  * The COGs are kept in $TMPDIR/skypatrol-tiles-cold (made once, about 30 s).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inflateSync } from 'node:zlib';
 import type pg from 'pg';
 import { mulberry32 as rng } from '../../services/domain/detectors/logistic.ts';
 import { toLonLatFn } from '../../services/domain/geo/crs.ts';
@@ -86,6 +87,35 @@ export function benchScene(dir = join(tmpdir(), 'skypatrol-tiles-cold')): Record
   return bands;
 }
 
+/**
+ * How fast this host is right now: median milliseconds to inflate one full-resolution 512 × 512
+ * block of the bench scene's red band (Node's zlib, this thread). The same code's tile times
+ * moved by a third over one day on the shared test machine; this figure moves with them, so
+ * runs are compared by it.
+ */
+export async function hostReferenceMs(bands: Record<string, string>): Promise<number> {
+  const { fromFile } = await import('geotiff');
+  const image = await (await fromFile(bands.red!)).getImage();
+  const fd = (image as unknown as { fileDirectory: { TileOffsets: number[]; TileByteCounts: number[] } })
+    .fileDirectory;
+  const file = openSync(bands.red!, 'r');
+  const times: number[] = [];
+  try {
+    for (let rep = 0; rep < 3; rep++) {
+      for (let i = 0; i < 16; i++) {
+        const block = Buffer.alloc(fd.TileByteCounts[i]!);
+        readSync(file, block, 0, block.length, fd.TileOffsets[i]!);
+        const t0 = performance.now();
+        inflateSync(block, { chunkSize: 512 * 512 * 2 + 8 });
+        times.push(performance.now() - t0);
+      }
+    }
+  } finally {
+    closeSync(file);
+  }
+  return pct(times, 50);
+}
+
 /** The bench's tiles of a zoom (same sampling as tiles.ts). */
 export function benchTiles(z: number, n: number): TileCoord[] {
   const toLonLat = toLonLatFn(UTM)!;
@@ -146,7 +176,9 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
   ];
   // Warm-up (JIT, sharp's thread pool, proj4 definitions): one tile of another zoom.
   await renderSceneTile(pool, 'BENCH_S2', benchTiles(11, 1)[0]!, { mode: 'true-color', format: 'png' });
-  console.log(`load average ${loadavg()[0]!.toFixed(1)}; ${N} tiles per row; clear=${CLEAR}`);
+  console.log(
+    `load average ${loadavg()[0]!.toFixed(1)}; ${N} tiles per row; clear=${CLEAR}; host reference ${(await hostReferenceMs(bands)).toFixed(2)} ms per block inflate`,
+  );
   for (const [z, mode, format] of rows) {
     const times: number[] = [];
     let bytes = 0;
