@@ -43,6 +43,7 @@ const EnvSchema = z.object({
   SKYPATROL_JOB_LOCK_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
   SKYPATROL_RECONCILE_MS: z.coerce.number().int().min(200).max(3_600_000).default(30_000),
   SKYPATROL_MAX_TILES: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  SKYPATROL_ZONE_GATE: z.enum(['on', 'off']).default('on'),
   SKYPATROL_SMTP_URL: z
     .string()
     .url()
@@ -101,6 +102,11 @@ export interface Config {
   reconcileMs: number;
   /** Largest patrol, in analysis tiles (≈ 105 km² each); larger AOIs are refused. */
   maxTiles: number;
+  /**
+   * Skip, per tile, the detectors whose zoning rule could keep no clue there (default on;
+   * SKYPATROL_ZONE_GATE=off runs every detector everywhere, e.g. to compare: the clues are the same).
+   */
+  zoneGate: boolean;
   /** SMTP server for notification e-mail (smtp:// or smtps://); unset: e-mail is not sent. */
   smtpUrl?: string;
   /** From: of notification e-mail (default "天巡 Skypatrol <skypatrol@localhost>"). */
@@ -140,6 +146,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jobLockMs: e.SKYPATROL_JOB_LOCK_MS,
     reconcileMs: e.SKYPATROL_RECONCILE_MS,
     maxTiles: e.SKYPATROL_MAX_TILES,
+    zoneGate: e.SKYPATROL_ZONE_GATE === 'on',
     ...(e.SKYPATROL_SMTP_URL ? { smtpUrl: e.SKYPATROL_SMTP_URL } : {}),
     ...(e.SKYPATROL_MAIL_FROM ? { mailFrom: e.SKYPATROL_MAIL_FROM } : {}),
     webhookAllowNets: parseNetList(e.SKYPATROL_WEBHOOK_ALLOW_NETS) ?? [],

@@ -170,6 +170,8 @@ export interface TileOutcome {
   detections: number;
   clues: number[];
   stages: Record<string, number>;
+  /** Detectors not run on the tile: their zoning rule could keep no clue there. */
+  skippedDetectors?: string[];
 }
 
 export interface TileWorkerDeps {
@@ -178,6 +180,8 @@ export interface TileWorkerDeps {
   actor?: string;
   /** Chain of custody for new clues (hashes of the input scene assets); optional. */
   custody?: (sceneIds: string[]) => Promise<unknown>;
+  /** Skip detectors whose zoning rule can keep nothing on a tile (default true; config.zoneGate). */
+  zoneGate?: boolean;
 }
 
 /** One tile of a run, end to end. Throws on failure (the queue retries or records it). */
@@ -229,6 +233,7 @@ export async function processTile(deps: TileWorkerDeps, job: TileJobData): Promi
   stages.composite = timings.composite;
 
   let features: Awaited<ReturnType<typeof detectTile>>['features'] = [];
+  let skippedDetectors: string[] = [];
   let coverage: number[][][][] | null = null;
   let custody: unknown = null;
   if (before && after) {
@@ -241,8 +246,10 @@ export async function processTile(deps: TileWorkerDeps, job: TileJobData): Promi
       detectors,
       zones,
       windows: { before: run.before, after: run.after },
+      gate: deps.zoneGate !== false,
     });
     features = detected.features;
+    skippedDetectors = detected.skipped;
     const t1 = performance.now();
     stages.inference = t1 - t0;
     // The clear-observed area of both windows is what this tile actually patrolled.
@@ -308,6 +315,7 @@ export async function processTile(deps: TileWorkerDeps, job: TileJobData): Promi
     detections: written.detections,
     clues: [...new Set([...written.created, ...written.joined])],
     stages,
+    skippedDetectors,
   };
 }
 

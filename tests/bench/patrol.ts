@@ -156,6 +156,8 @@ interface Result {
   laterTileCpuS: number;
   /** Tile jobs that failed and were retried (each one computed again). */
   retries: number;
+  /** Detector runs skipped by the zone gate (no zone of theirs on the tile), summed over tiles. */
+  skippedDetectorRuns: number;
 }
 const results: Result[] = [];
 const loadAtStart = loadavg()[0]!;
@@ -226,13 +228,15 @@ for (const nWorkers of WORKERS) {
   const first: number[] = [];
   const later: number[] = [];
   let retries = 0;
+  let skippedDetectorRuns = 0;
   for (let i = 0; i < nWorkers; i++) {
     let seen = 0;
     for (const line of readFileSync(join(LOGS, `worker-${nWorkers}-${i}.log`), 'utf8').split('\n')) {
       if (!line.startsWith('{')) continue;
-      const l = JSON.parse(line) as { msg?: string; cpuMs?: number };
+      const l = JSON.parse(line) as { msg?: string; cpuMs?: number; skippedDetectors?: string[] };
       if (l.msg === 'tile failed') retries++;
       if (l.msg !== 'tile' || l.cpuMs === undefined) continue;
+      skippedDetectorRuns += l.skippedDetectors?.length ?? 0;
       (seen++ === 0 ? first : later).push(l.cpuMs / 1000);
     }
   }
@@ -263,6 +267,7 @@ for (const nWorkers of WORKERS) {
     firstTileCpuS: mean(first),
     laterTileCpuS: mean(later),
     retries,
+    skippedDetectorRuns,
   });
   console.log(JSON.stringify(results.at(-1)));
   await queue.obliterate({ force: true }).catch(() => {});
@@ -364,13 +369,14 @@ const lines = [
   'Where the CPU goes: main thread and other threads (V8 helpers, libuv pool), time inside tile jobs against',
   "workers × wall, and each worker's first tile (ONNX sessions fused, code compiled) against the rest; *steady*",
   "is km² per CPU-minute at the later tiles' CPU time, what a long patrol approaches. Retries: tile jobs that failed",
-  'and were computed again.',
+  'and were computed again. Skipped: detector runs the zone gate left out (a detector whose zoning rule could keep',
+  'nothing on a tile is not run; out of nine per tile).',
   '',
-  '| workers | main thread CPU s | other threads CPU s | in tile jobs s | workers × wall s | first tile CPU s | later tiles CPU s | steady km²/CPU-min | retries |',
-  '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  '| workers | main thread CPU s | other threads CPU s | in tile jobs s | workers × wall s | first tile CPU s | later tiles CPU s | steady km²/CPU-min | retries | skipped detector runs |',
+  '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...results.map(
     (r) =>
-      `| ${r.workers} | ${fmt(r.threads.main ?? 0, 1)} | ${fmt(r.threads.other ?? 0, 1)} | ${fmt(r.inTilesS, 1)} | ${fmt(r.wallS * r.workers, 1)} | ${fmt(r.firstTileCpuS, 2)} | ${fmt(r.laterTileCpuS, 2)} | ${fmt(TILE_KM2 / (r.laterTileCpuS / 60))} | ${r.retries} |`,
+      `| ${r.workers} | ${fmt(r.threads.main ?? 0, 1)} | ${fmt(r.threads.other ?? 0, 1)} | ${fmt(r.inTilesS, 1)} | ${fmt(r.wallS * r.workers, 1)} | ${fmt(r.firstTileCpuS, 2)} | ${fmt(r.laterTileCpuS, 2)} | ${fmt(TILE_KM2 / (r.laterTileCpuS / 60))} | ${r.retries} | ${r.skippedDetectorRuns} of ${r.tiles * 9} |`,
   ),
   '',
   'Mean milliseconds per tile by stage (read = fetch + warp + mask of the scenes read in both windows; decode = inflate + predictor;',

@@ -32,11 +32,18 @@ describe('loadConfig', () => {
       jobLockMs: 30_000,
       reconcileMs: 30_000,
       maxTiles: 20_000,
+      zoneGate: true,
       publicUrl: 'http://localhost:8080',
       webhookAllowNets: [],
     });
     // Wherever the command runs from, the defaults name this installation's folders.
     expect(existsSync(join(loadConfig({}).detectorsDir, 'mine', 'manifest.json'))).toBe(true);
+  });
+
+  it('runs the zone gate unless SKYPATROL_ZONE_GATE=off, and refuses other values', () => {
+    expect(loadConfig({ SKYPATROL_ZONE_GATE: 'off' }).zoneGate).toBe(false);
+    expect(loadConfig({ SKYPATROL_ZONE_GATE: 'on' }).zoneGate).toBe(true);
+    expect(() => loadConfig({ SKYPATROL_ZONE_GATE: 'maybe' })).toThrow(/SKYPATROL_ZONE_GATE/);
   });
 
   it('reads the webhook allow-list (IP networks, comma-separated) and refuses anything else', () => {

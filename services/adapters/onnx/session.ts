@@ -99,8 +99,13 @@ interface FusedEntry {
   members: ModelRunner[];
   fused: Promise<FusedRunner>;
 }
-/** A handful of combinations at most (full bands, no-SWIR fallback); oldest dropped beyond. */
-const MAX_FUSED = 8;
+/**
+ * Fused sessions kept, oldest dropped beyond. Few: each keeps an onnxruntime memory arena of
+ * its largest run (a few hundred MB for a 512 px window of eight detectors), and patrol tiles
+ * run different subsets of detectors (the zone gate), so eight kept sessions took a worker from
+ * 1.2 to 3.2 GB (three: 1.9 GB); building one again costs 15–80 ms (fuse + create, 3–8 detectors).
+ */
+const MAX_FUSED = 2;
 const fusedCache = new Map<string, FusedEntry>();
 
 function dropFused(key: string): void {

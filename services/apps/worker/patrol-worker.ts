@@ -62,7 +62,12 @@ export function startPatrolWorker(
     );
   const queue = patrolQueue(config);
   // Chain of custody: the SHA-256 of every input scene asset, recorded with each new clue.
-  const deps = { pool, detectors, custody: opts.custody ?? ((ids: string[]) => custodyFor(pool, ids)) };
+  const deps = {
+    pool,
+    detectors,
+    custody: opts.custody ?? ((ids: string[]) => custodyFor(pool, ids)),
+    zoneGate: config.zoneGate,
+  };
 
   const connection = createRedis(config.redisUrl, { forWorker: true });
   const worker = new Worker<PatrolJobData>(
@@ -103,6 +108,7 @@ export function startPatrolWorker(
           // The process's CPU time during the job (every thread; with concurrency 1, the tile's).
           cpuMs: Math.round((cpu.user + cpu.system) / 1000),
           stages: Object.fromEntries(Object.entries(r.stages).map(([k, v]) => [k, Math.round(v)])),
+          ...(r.skippedDetectors?.length ? { skippedDetectors: r.skippedDetectors } : {}),
         });
         return r;
       } catch (err) {
