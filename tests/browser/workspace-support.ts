@@ -66,6 +66,13 @@ export async function seed(db: TestDatabase): Promise<void> {
      VALUES (ST_Multi(ST_MakeEnvelope(117, 49, 118, 49.5, 4326)), '2024-06-01', '2024-08-31', '2025-06-01', '2025-08-31', '{mine}', 'done')
      RETURNING id`,
   );
+  // The temporary-land site was also found by the grassland detector (folded into its clue).
+  await db.pool.query(
+    `INSERT INTO detections (run_id, tile_id, scenario, clue_id, confidence, geom, area_m2, properties)
+     SELECT $1, 'T-A', scenario, id, confidence, geom, area_m2, '{"also_scenarios":["grassland"]}'
+       FROM clues WHERE scenario = 'temporary-land'`,
+    [run.rows[0]!.id],
+  );
   await db.pool.query(
     `INSERT INTO patrol_tiles (run_id, tile_id, bounds, status, coverage, finished_at)
      VALUES ($1, 'T-A', ST_MakeEnvelope(117, 49, 117.5, 49.5, 4326), 'done',

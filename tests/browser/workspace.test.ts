@@ -109,6 +109,8 @@ describe('workspace (prosecutor)', () => {
     expect(hashParam(page, 'clue')).toBe(String(id));
     const area = await page.locator('#fact-area').textContent();
     expect(area).toMatch(/m² · .* 公顷 · .* 亩/);
+    // The grassland detector found the same site: the clue says so.
+    expect(await page.locator('#detail-also').textContent()).toBe('同时涉及: 草原破坏');
     const zoning = await page.locator('#zoning').textContent();
     expect(zoning).toContain(PERMIT_NO);
     expect(zoning).toContain(HOLDER);
@@ -226,6 +228,8 @@ describe('workspace (prosecutor)', () => {
     expect(await page.locator('#count').textContent()).toMatch(/clues$/);
     await page.waitForSelector('.detail-body');
     expect(await page.locator('.detail-body').textContent()).toContain('Zoning and permit overlaps');
+    if (await page.locator('#detail-also').count())
+      expect(await page.locator('#detail-also').textContent()).toMatch(/^Also concerns: /);
     expect(hashParam(page, 'lang')).toBe('en');
     await page.screenshot({ path: resolve(ARTIFACTS, 'workspace-en.png') });
     // No Chinese left in the chrome of the workspace (data such as permit holders may be Chinese).

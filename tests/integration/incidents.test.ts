@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getClue } from '../../services/adapters/postgis/clue-store.ts';
 import { finalizeRun, writeTileDetections } from '../../services/adapters/postgis/incident-store.ts';
 import {
   createRun,
@@ -290,5 +291,38 @@ describe('withTransaction with retryConflicts', () => {
       ),
     ).rejects.toThrow('unique');
     expect(other).toBe(1);
+  });
+});
+
+describe('a site several scenarios found', () => {
+  it('keeps the scenarios folded into its clue (also_scenarios), from every detection, once each', async () => {
+    const withAlso = (coords: number[][][][], also: string[]): ClueFeature => {
+      const f = feature(coords);
+      (f.properties as ClueFeature['properties'] & { also_scenarios: string[] }).also_scenarios = also;
+      return f;
+    };
+    // One pit cut by the tile border; each half was also claimed by other scenarios' detectors.
+    await run({
+      [TILE_A]: [withAlso(rect(117.6986, 49.35, 117.7, 49.3509), ['wetland'])],
+      [TILE_B]: [
+        withAlso(rect(117.7, 49.35, 117.7014, 49.3509), ['wetland', 'river']),
+        // Another site, nobody else's.
+        feature(rect(117.72, 49.35, 117.7214, 49.3509)),
+      ],
+    });
+    const { rows } = await db.pool.query<{ id: number }>(
+      `SELECT id FROM clues WHERE merged_into IS NULL
+          AND ST_Intersects(geom, ST_SetSRID(ST_MakePoint(117.7, 49.3504), 4326))`,
+    );
+    expect(rows).toHaveLength(1);
+    const clue = await getClue(db.pool, rows[0]!.id);
+    expect(clue?.properties.also_scenarios).toEqual(['river', 'wetland']);
+    // A clue no other scenario claimed has none.
+    const { rows: other } = await db.pool.query<{ id: number }>(
+      `SELECT id FROM clues WHERE merged_into IS NULL
+          AND ST_Intersects(geom, ST_SetSRID(ST_MakePoint(117.7207, 49.3504), 4326))`,
+    );
+    expect(other).toHaveLength(1);
+    expect((await getClue(db.pool, other[0]!.id))?.properties.also_scenarios).toEqual([]);
   });
 });

@@ -106,6 +106,8 @@ export interface ClueDetail {
   properties: Omit<ClueItem, 'id' | 'bbox' | 'county'> & {
     county_adcode: string | null;
     model_version: string;
+    /** Other scenarios whose detectors found this site (folded into this clue). */
+    also_scenarios?: string[];
     events: ClueEvent[];
     [k: string]: unknown;
   };

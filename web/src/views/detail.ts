@@ -344,6 +344,14 @@ export async function showDetail(ctx: Ctx, id: number, opts: { keepCompare?: boo
         '×',
       ),
     ),
+    // A site several scenarios' detectors found: the clue names the others (their legal bases apply too).
+    p.also_scenarios?.length
+      ? h(
+          'p',
+          { class: 'also', id: 'detail-also' },
+          `${t.alsoConcerns}: ${p.also_scenarios.map((s) => nameOf(SCENARIO_NAMES, s)).join('、')}`,
+        )
+      : null,
     h(
       'section',
       {},
