@@ -103,6 +103,24 @@ export function reportMarkdown(report: EvalReport): string {
     '',
     `All scenario detectors together: ${report.decoys.hit} of ${report.decoys.total} observed decoys became a clue (${pct(report.decoys.rate)}).`,
     '',
+    '## Clues that name the scenario',
+    '',
+    'Where several scenarios claim one site, the most specific keeps the clue and lists the others in `also_scenarios`',
+    '(shown on the clue). The table above scores the primary label only; here every clue naming the scenario counts',
+    '(its own, and those of another scenario that took the site and list it), as a prosecutor opening the clues sees them.',
+    '',
+    '| detector | precision | recall | F1 | TP | FP | FN |',
+    '|---|---|---|---|---|---|---|',
+  );
+  for (const d of report.detectors) {
+    const n = d.named;
+    if (!n) continue;
+    lines.push(
+      `| ${d.detector} | ${f2(n.precision)} | ${f2(n.recall)} | ${f2(n.f1)} | ${n.tp} | ${n.fp} | ${n.fn} |`,
+    );
+  }
+  lines.push(
+    '',
     '## By condition (object F1 / precision / recall)',
     '',
     `| detector | ${report.conditions.join(' | ')} |`,

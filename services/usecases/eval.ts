@@ -219,6 +219,13 @@ export interface DetectorEval {
   fallbackThreshold: number | null;
   minAreaM2: number;
   overall: Scores;
+  /**
+   * The same, counting every clue that names this scenario: its own, and those of a more
+   * specific scenario that took the site and list this one in `also_scenarios` (a wetland filled
+   * inside a river management area is a river clue that also names wetland). What a prosecutor
+   * opening the clues sees; `overall` scores the primary label only.
+   */
+  named: Scores;
   conditions: Record<string, Scores>;
   seeds: number[];
   pr: { threshold: number; precision: number; recall: number; f1: number; decoyRate: number }[];
@@ -259,9 +266,17 @@ export async function evaluate(options: {
   const started = performance.now();
   const log = options.log ?? (() => {});
   const thresholds = options.thresholds ?? PR_THRESHOLDS;
-  const per = new Map<string, { overall: Counts; cond: Map<string, Counts>; pr: Map<number, Counts> }>();
+  const per = new Map<
+    string,
+    {
+      overall: Counts;
+      named: Counts;
+      cond: Map<string, Counts>;
+      pr: Map<number, Counts>;
+    }
+  >();
   for (const d of options.detectors)
-    per.set(d.manifest.id, { overall: zero(), cond: new Map(), pr: new Map() });
+    per.set(d.manifest.id, { overall: zero(), named: zero(), cond: new Map(), pr: new Map() });
   const all = { hit: 0, total: 0 };
   const regions: EvalReport['regions'] = [];
   for (const dir of options.regionDirs) {
@@ -351,6 +366,12 @@ export async function evaluate(options: {
         const kept = new Set(resolveScenarioOverlaps([...own, ...others], SCENARIO_PRECEDENCE).kept);
         return own.filter((f) => kept.has(f)).map((f) => ({ px: pixelsOf(tile, f.geometry.coordinates) }));
       };
+      // Every clue at the operating thresholds, resolved once: which scenarios each one names.
+      const resolvedAll = resolveScenarioOverlaps([...base.values()].flat(), SCENARIO_PRECEDENCE);
+      const namedFor = (id: string) =>
+        resolvedAll.kept
+          .filter((f) => f.properties.scenario === id || resolvedAll.folded.get(f)?.includes(id))
+          .map((f) => ({ px: pixelsOf(tile, f.geometry.coordinates) }));
       for (const d of options.detectors) {
         const entry = per.get(d.manifest.id)!;
         const { threshold: operating, fallbackModel } = own.get(d)!;
@@ -360,6 +381,7 @@ export async function evaluate(options: {
         const clues = run(operating);
         const c = matchClues(clues, truth, d.manifest.id, valid);
         add(entry.overall, c);
+        add(entry.named, matchClues(namedFor(d.manifest.id), truth, d.manifest.id, valid));
         if (!entry.cond.has(cond)) entry.cond.set(cond, zero());
         add(entry.cond.get(cond)!, c);
         // Decoys hit by any scenario detector (the general `change` screen has no zoning rule and
@@ -390,6 +412,7 @@ export async function evaluate(options: {
       fallbackThreshold: d.manifest.inputs.fallbackModel ? thresholdFor(d.manifest, true) : null,
       minAreaM2: d.manifest.minAreaM2,
       overall: scores(e.overall),
+      named: scores(e.named),
       conditions: Object.fromEntries([...e.cond].map(([k, v]) => [k, scores(v)])),
       seeds: regions.map((r) => r.seed),
       prCondition: options.prAllConditions ? options.conditions.join('+') : options.conditions[0]!,

@@ -46,6 +46,7 @@ describe('skypatrol eval', () => {
           tp: number;
           fn: number;
         };
+        named: { tp: number; fn: number; recall: number };
         conditions: Record<string, unknown>;
         pr: { threshold: number; precision: number; recall: number }[];
       }[];
@@ -65,13 +66,18 @@ describe('skypatrol eval', () => {
         expect(v).toBeLessThanOrEqual(1);
       }
       expect(d.overall.tp + d.overall.fn).toBeGreaterThan(0); // planted truth was scored
+      // Clues naming the scenario are scored against the same truth sites.
+      expect(d.named.tp + d.named.fn).toBe(d.overall.tp + d.overall.fn);
+      expect(d.named.recall).toBeGreaterThanOrEqual(0);
       expect(Object.keys(d.conditions).sort()).toEqual(['gf-s2', 's2']);
       expect(d.pr.length).toBeGreaterThan(3);
     }
     expect(report.decoys.total).toBeGreaterThan(0);
     const png = await readFile(join(out, 'pr-curve.png'));
     expect(png.subarray(1, 4).toString()).toBe('PNG');
-    expect(await readFile(join(out, 'report.md'), 'utf8')).toMatch(/\| mine \| 1\.\d\.\d \|/);
+    const md = await readFile(join(out, 'report.md'), 'utf8');
+    expect(md).toMatch(/\| mine \| 1\.\d\.\d \|/);
+    expect(md).toContain('## Clues that name the scenario');
   }, 180_000);
 
   it('rejects an unknown detector, an unknown condition and a folder without regions, writing nothing', async () => {
