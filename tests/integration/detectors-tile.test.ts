@@ -8,7 +8,7 @@ import {
   loadDetector,
   releaseDetector,
 } from '../../services/adapters/files/detector-registry.ts';
-import { tileForLonLat } from '../../services/domain/geo/analysis-grid.ts';
+import { type AnalysisTile, tileForLonLat } from '../../services/domain/geo/analysis-grid.ts';
 import { DEFAULT_CENTER } from '../../services/simulator/region.ts';
 import { simulate } from '../../services/simulator/simulate.ts';
 import { addStac } from '../../services/usecases/catalog.ts';
@@ -20,7 +20,7 @@ import {
   zonesForTile,
 } from '../../services/usecases/detect-tile.ts';
 import { importZones } from '../../services/usecases/import-zones.ts';
-import { compositeTile } from '../../services/usecases/read-tile.ts';
+import { compositeTile, type TileComposite } from '../../services/usecases/read-tile.ts';
 import { ROOT } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -57,6 +57,24 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+/** The default centre's tile and its Sentinel-2 composites of both windows, read once for the tests below. */
+let s2Pair:
+  | Promise<{ tile: AnalysisTile; before: TileComposite | null; after: TileComposite | null }>
+  | undefined;
+function sentinel2Pair() {
+  s2Pair ??= (async () => {
+    const tile = tileForLonLat(DEFAULT_CENTER[0], DEFAULT_CENTER[1]);
+    const bands = bandsFor(detectors);
+    const opts = { sensors: ['sentinel-2-l2a'] };
+    return {
+      tile,
+      before: await compositeTile(db.pool, tile, WINDOWS.before, bands, opts),
+      after: await compositeTile(db.pool, tile, WINDOWS.after, bands, opts),
+    };
+  })();
+  return s2Pair;
+}
+
 describe('detectTile', () => {
   it('reads the union of bands once and needs only the required ones', () => {
     expect(bandsFor(detectors)).toEqual(['blue', 'green', 'red', 'nir', 'swir16', 'swir22']);
@@ -64,11 +82,7 @@ describe('detectTile', () => {
   });
 
   it('runs every detector on one tile: valid polygons, scenario, priority, zones; lawful changes dropped', async () => {
-    const tile = tileForLonLat(DEFAULT_CENTER[0], DEFAULT_CENTER[1]);
-    const bands = bandsFor(detectors);
-    const opts = { sensors: ['sentinel-2-l2a'] };
-    const before = await compositeTile(db.pool, tile, WINDOWS.before, bands, opts);
-    const after = await compositeTile(db.pool, tile, WINDOWS.after, bands, opts);
+    const { tile, before, after } = await sentinel2Pair();
     expect(before && after).toBeTruthy();
     const zones = await zonesForTile(db.pool, tile, detectors);
     const kinds = new Set(zones.features.map((z) => z.kind));
@@ -116,11 +130,10 @@ describe('detectTile', () => {
   }, 120_000);
 
   it('skips detectors whose zoning rule can keep nothing on the tile, with the same clues as running them', async () => {
-    const tile = tileForLonLat(DEFAULT_CENTER[0], DEFAULT_CENTER[1]);
-    const bands = bandsFor(detectors);
-    const opts = { sensors: ['sentinel-2-l2a'] };
-    const before = (await compositeTile(db.pool, tile, WINDOWS.before, bands, opts))!;
-    const after = (await compositeTile(db.pool, tile, WINDOWS.after, bands, opts))!;
+    const pair = await sentinel2Pair();
+    const { tile } = pair;
+    const before = pair.before!;
+    const after = pair.after!;
     const all = await zonesForTile(db.pool, tile, detectors);
     // As on a tile far from the lake, the river and the reserve: only permits and forest around.
     const zones = {
@@ -149,11 +162,10 @@ describe('detectTile', () => {
   }, 120_000);
 
   it('one fused ONNX session gives exactly the probabilities of nine separate ones, with and without SWIR', async () => {
-    const tile = tileForLonLat(DEFAULT_CENTER[0], DEFAULT_CENTER[1]);
-    const bands = bandsFor(detectors);
-    const opts = { sensors: ['sentinel-2-l2a'] };
-    const s2Before = (await compositeTile(db.pool, tile, WINDOWS.before, bands, opts))!;
-    const s2After = (await compositeTile(db.pool, tile, WINDOWS.after, bands, opts))!;
+    const pair = await sentinel2Pair();
+    const { tile } = pair;
+    const s2Before = pair.before!;
+    const s2After = pair.after!;
     // As from a sensor without SWIR (GF-1/6): detectors with a no-SWIR model switch to it.
     const noSwir = (c: typeof s2After) => {
       const { swir16: _a, swir22: _b, ...rest } = c.bands;
