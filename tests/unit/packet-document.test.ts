@@ -98,6 +98,22 @@ describe('packet document', () => {
     expect(legalBasisFor('change', [])).toEqual({ items: [], source: 'none' });
   });
 
+  it('names the scenarios also concerned and the laws usually cited for them, only when there are some', () => {
+    const d = packetDocument(facts({ scenario: 'river', alsoScenarios: ['wetland'] }));
+    const fields = d.blocks.find((b) => b.type === 'fields') as Extract<Block, { type: 'fields' }>;
+    expect(fields.rows.filter(([l]) => l.startsWith('同时涉及')).map(([, v]) => v)).toEqual([
+      '湿地保护 Wetland protection',
+    ]);
+    const legal = d.blocks.find(
+      (b) => b.type === 'list' && b.items.some((i) => i.includes('湿地保护法')),
+    ) as Extract<Block, { type: 'list' }>;
+    expect(legal.items.filter((i) => i.startsWith('（湿地保护 Wetland protection）')).length).toBeGreaterThan(
+      0,
+    );
+    const plain = packetDocument(facts());
+    expect(text(plain.blocks)).not.toContain('同时涉及');
+  });
+
   it('lists zoning, custody provenance, the changed model and unavailable scenes', () => {
     const t = text(packetDocument(facts()).blocks);
     expect(t).toContain('C150720160079');

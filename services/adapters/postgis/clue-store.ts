@@ -74,16 +74,21 @@ export interface ClueRow {
 }
 
 /**
- * A clue's columns, and `also_scenarios`: the other scenarios whose detectors found the same
- * site and were folded into this clue (a wetland filled inside a river management area is a
- * river clue that also concerns the wetland reserve), from its detections' properties.
+ * SQL for a clue's `also_scenarios` (`clue`: how the query names the clues row): the other
+ * scenarios whose detectors found the same site and were folded into this clue (a wetland
+ * filled inside a river management area is a river clue that also concerns the wetland
+ * reserve), from its detections' properties, sorted, once each.
  */
+export function alsoScenariosSql(clue: string): string {
+  return `ARRAY(SELECT DISTINCT s FROM detections d,
+               jsonb_array_elements_text(COALESCE(d.properties->'also_scenarios', '[]'::jsonb)) s
+         WHERE d.clue_id = ${clue}.id AND s <> ${clue}.scenario ORDER BY s)`;
+}
+
+/** A clue's columns, with `also_scenarios`. */
 const CLUE_COLUMNS = `id, scenario, status, dismiss_reason, confidence, priority, area_m2, area_ha, area_mu,
   first_seen, last_seen, county_adcode, detector, model_version, model_sha256, before_scene, after_scene,
-  created_at, updated_at,
-  ARRAY(SELECT DISTINCT s FROM detections d,
-               jsonb_array_elements_text(COALESCE(d.properties->'also_scenarios', '[]'::jsonb)) s
-         WHERE d.clue_id = clues.id AND s <> clues.scenario ORDER BY s) AS also_scenarios`;
+  created_at, updated_at, ${alsoScenariosSql('clues')} AS also_scenarios`;
 
 function toRow(r: Record<string, unknown>): ClueRow {
   const { geojson, ...props } = r;

@@ -59,6 +59,8 @@ export interface PacketFacts {
     centroid: LonLat;
     centroidInside: boolean;
     pointOnSurface: LonLat;
+    /** Other scenarios whose detectors found the same site (folded into this clue). */
+    alsoScenarios?: string[];
   };
   county: { name: string; adcode: string | null } | null;
   township: { name: string; adcode: string | null } | null;
@@ -174,6 +176,11 @@ export function packetDocument(f: PacketFacts): PacketDocument {
   const status = STATUS_NAMES[c.status] ?? { zh: c.status, en: c.status };
   const dismissed = c.dismissReason ? DISMISS_NAMES[c.dismissReason] : null;
   const legal = legalBasisFor(c.scenario, f.detector.legalBasis);
+  // A site other scenarios' detectors found too: their scenarios, and the laws usually cited for them.
+  const also = (c.alsoScenarios ?? []).map((id) => ({ ...scenarioInfo(id), id }));
+  const alsoLegal = also.flatMap((a) =>
+    legalBasisFor(a.id, null).items.map((item) => `（${a.zh} ${a.en}）${item}`),
+  );
   const no = clueNumber(c.id);
   const blocks: Block[] = [];
 
@@ -182,6 +189,7 @@ export function packetDocument(f: PacketFacts): PacketDocument {
     rows: [
       ['线索编号 Clue No.', `${no}（ID ${c.id}）`],
       ['场景 Scenario', `${sc.zh} ${sc.en}`],
+      ...also.map((a): [string, string] => ['同时涉及 Also concerns', `${a.zh} ${a.en}`]),
       [
         '状态 Status',
         `${status.zh} ${status.en}${dismissed ? `（排除理由 reason：${dismissed.zh} ${dismissed.en}）` : ''}；优先级 priority ${c.priority}`,
@@ -256,6 +264,12 @@ export function packetDocument(f: PacketFacts): PacketDocument {
         legal.source === 'detector'
           ? '（来源：检测器清单 source: detector manifest）'
           : '（来源：该场景常引用的法律，以办案检察官认定为准 source: laws usually cited for this scenario; the prosecutor decides）',
+        ...(alsoLegal.length
+          ? [
+              ...alsoLegal,
+              '（同时涉及的场景常引用的法律，以办案检察官认定为准 laws usually cited for the scenarios also concerned; the prosecutor decides）',
+            ]
+          : []),
       ],
     });
   else
