@@ -1,4 +1,10 @@
-import { averagePool, boxMeanNode, indexConstants, indicesFor } from '../adapters/onnx/feature-graph.ts';
+import {
+  averagePool,
+  boxMeanNode,
+  indexConstants,
+  indicesFor,
+  mlpLogit,
+} from '../adapters/onnx/feature-graph.ts';
 import { GraphBuilder } from '../adapters/onnx/graph-builder.ts';
 import { loadModel } from '../adapters/onnx/session.ts';
 import { mulberry32, precisionRecall } from '../domain/detectors/logistic.ts';
@@ -261,14 +267,7 @@ export function buildChangeMsGraph(
     g.output(features, { name: 'features', shape: [1, F, 'H', 'W'] });
     return g.toBytes(`Skypatrol change detector features (${bands.join(', ')})`);
   }
-  if (head.w1.length !== head.hidden * F)
-    throw new Error(`head needs ${head.hidden}×${F} first-layer weights`);
-  const w1 = g.constant(head.w1, [head.hidden, F, 1, 1], 'mlp_w1');
-  const b1 = g.constant(head.b1, [head.hidden], 'mlp_b1');
-  const h = g.node('Relu', [g.node('Conv', [features, w1, b1])]);
-  const w2 = g.constant(head.w2, [1, head.hidden, 1, 1], 'mlp_w2');
-  const b2 = g.constant([head.b2], [1], 'mlp_b2');
-  let logit = g.node('Conv', [h, w2, b2]);
+  let logit = mlpLogit(g, features, F, head);
   if (options.sceneZ) {
     // The logit standardised by the window's own mean and standard deviation: a per-scene
     // threshold (mean + k·std of the scene's own scores) that needs no labels.

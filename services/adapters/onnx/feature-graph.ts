@@ -138,16 +138,8 @@ export function buildFeatureGraph(
     return g.toBytes(`Skypatrol scenario detector features (${bands.join(', ')})`);
   }
   let logit: string;
-  if (head.hidden > 0) {
-    if (head.w1.length !== head.hidden * F)
-      throw new Error(`head needs ${head.hidden}×${F} first-layer weights`);
-    const w1 = g.constant(head.w1, [head.hidden, F, 1, 1], 'mlp_w1');
-    const b1 = g.constant(head.b1, [head.hidden], 'mlp_b1');
-    const h = g.node('Relu', [g.node('Conv', [features, w1, b1])]);
-    const w2 = g.constant(head.w2, [1, head.hidden, 1, 1], 'mlp_w2');
-    const b2 = g.constant([head.b2], [1], 'mlp_b2');
-    logit = g.node('Conv', [h, w2, b2]);
-  } else {
+  if (head.hidden > 0) logit = mlpLogit(g, features, F, head);
+  else {
     if (head.w2.length !== F) throw new Error(`logistic head needs ${F} weights`);
     const w = g.constant(head.w2, [1, F, 1, 1], 'head_weights');
     const b = g.constant([head.b2], [1], 'head_bias');
@@ -156,6 +148,26 @@ export function buildFeatureGraph(
   const probability = pool(g.node('Sigmoid', [logit]), 3);
   g.output(probability, { name: 'probability', shape: [1, 1, 'H', 'W'] });
   return g.toBytes(`Skypatrol scenario detector: spectral-change features + MLP (${bands.join(', ')})`);
+}
+
+/**
+ * The logit of a one-hidden-layer MLP applied at every pixel of `features` (F planes):
+ * Conv1×1 (F → hidden) → Relu → Conv1×1 (hidden → 1), the scenario and change graphs' head.
+ */
+export function mlpLogit(
+  g: GraphBuilder,
+  features: string,
+  F: number,
+  head: Pick<MlpHead, 'w1' | 'b1' | 'w2' | 'b2' | 'hidden'>,
+): string {
+  if (head.w1.length !== head.hidden * F)
+    throw new Error(`head needs ${head.hidden}×${F} first-layer weights`);
+  const w1 = g.constant(head.w1, [head.hidden, F, 1, 1], 'mlp_w1');
+  const b1 = g.constant(head.b1, [head.hidden], 'mlp_b1');
+  const h = g.node('Relu', [g.node('Conv', [features, w1, b1])]);
+  const w2 = g.constant(head.w2, [1, head.hidden, 1, 1], 'mlp_w2');
+  const b2 = g.constant([head.b2], [1], 'mlp_b2');
+  return g.node('Conv', [h, w2, b2]);
 }
 
 /** k×k mean (k odd) by ONNX AveragePool, same size out, clipped at the edges (pads not counted). */
