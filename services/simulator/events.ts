@@ -60,6 +60,70 @@ export interface PlantedEvent {
   zone?: string;
   /** Scene the decoy belongs to (cloud shadows). */
   scene?: string;
+  /**
+   * The other scenarios this unlawful change also falls under (see `alsoConcerns`): a wetland
+   * filled inside a river management area breaks the river rules too. Empty for decoys.
+   */
+  alsoScenarios?: Scenario[];
+}
+
+/** Paint classes that are excavation, dumping or building (the river and black-soil signals). */
+const WORKS = new Set<number>([
+  CLASS.construction,
+  CLASS.roof,
+  CLASS.fill,
+  CLASS.sandBar,
+  CLASS.pitWater,
+  CLASS.minePit,
+  CLASS.mineSpoil,
+  CLASS.subsoil,
+  CLASS.gravel,
+  CLASS.asphalt,
+]);
+const WET = new Set<number>([CLASS.marsh, CLASS.wetMeadow, CLASS.river, CLASS.lake, CLASS.mudflat]);
+const GRASS = new Set<number>([CLASS.steppe, CLASS.steppeSparse, CLASS.wetMeadow]);
+const FOREST = new Set<number>([CLASS.conifer, CLASS.broadleaf]);
+
+/**
+ * Which other scenarios an unlawful change falls under, from where it lies and what it did
+ * (domain.md's "signal" and "zoning layer" columns): at least half of its footprint inside the
+ * scenario's zoning layer, and
+ * - river: excavation, dumping or building (sand pits, fill, construction);
+ * - wetland: at least half of the ground was water or wet vegetation before;
+ * - grassland: at least half was grassland (steppe or wet meadow) before;
+ * - forest-encroachment: at least half was forest before;
+ * - black-soil: at least half was cropland before, and the change is excavation or building;
+ * - hulun-lake: any land change in the protection belt (not a bloom on the water).
+ * Permit-based scenarios (temporary land, mines) are never implied: their rules need the permit.
+ * Pure: reads the rasters, draws no random numbers, so scenes are unchanged by it.
+ */
+export function alsoConcerns(
+  primary: Scenario,
+  footprint: { zone: Uint8Array; before: Uint16Array; cropland: Uint8Array },
+  paint: readonly number[],
+): Scenario[] {
+  const n = footprint.zone.length;
+  if (!n) return [];
+  const share = (pred: (k: number) => boolean) => {
+    let c = 0;
+    for (let k = 0; k < n; k++) if (pred(k)) c++;
+    return c / n;
+  };
+  const inZone = (bit: number) => share((k) => (footprint.zone[k]! & bit) !== 0) >= 0.5;
+  const was = (set: Set<number>) => share((k) => set.has(footprint.before[k]!)) >= 0.5;
+  const works = paint.some((c) => WORKS.has(c));
+  const landChange = !paint.every((c) => c === CLASS.bloom);
+  const out: Scenario[] = [];
+  const add = (s: Scenario, ok: boolean) => {
+    if (ok && s !== primary) out.push(s);
+  };
+  add('forest-encroachment', inZone(ZONE.forest) && was(FOREST) && landChange);
+  add('black-soil', inZone(ZONE.blackSoil) && share((k) => footprint.cropland[k] === 1) >= 0.5 && works);
+  add('river', inZone(ZONE.river) && works);
+  add('grassland', inZone(ZONE.grassland) && was(GRASS) && landChange);
+  add('hulun-lake', inZone(ZONE.lake) && landChange);
+  add('wetland', inZone(ZONE.wetland) && was(WET) && landChange);
+  return out;
 }
 
 export interface EventPlan {
@@ -146,11 +210,30 @@ export function planEvents(l: Landscape, zones: BaseZones, seed: number): EventP
     const u = turf.union(turf.featureCollection(polys));
     return tidy(u!.geometry);
   };
+  // Zone bits and land cover under a footprint, before the change (for `alsoConcerns`).
+  const under = (rings: PxRing[]) => {
+    const idx: number[] = [];
+    for (const r of rings)
+      scanPolygon([r], W, H, (row, x0, x1) => {
+        for (let x = x0; x < x1; x++) idx.push(row * W + x);
+      });
+    const unique = [...new Set(idx)];
+    return {
+      zone: Uint8Array.from(unique, (i) => bits[i]!),
+      before: Uint16Array.from(unique, (i) => cls[i]!),
+      cropland: Uint8Array.from(unique, (i) => (l.parcel[i] ? 1 : 0)),
+    };
+  };
+  const paintClasses = (shape: Shape) => shape.paint.map((p) => p.cls);
   const commit = (spec: Spec, shape: Shape, extra: Partial<PlantedEvent> = {}): PlantedEvent => {
     for (const r of shape.footprint) {
       scanPolygon([grow(r, 4)], W, H, (row, x0, x1) => taken.fill(1, row * W + x0, row * W + x1));
     }
     const geometry = extra.geometry ?? toGeometry(shape.footprint);
+    const also =
+      spec.expected === 'clue'
+        ? alsoConcerns(spec.scenario, under(shape.footprint), paintClasses(shape))
+        : [];
     const ev: PlantedEvent = {
       id: `EV-${String(++seq).padStart(3, '0')}`,
       scenario: spec.scenario,
@@ -162,6 +245,7 @@ export function planEvents(l: Landscape, zones: BaseZones, seed: number): EventP
       paint: shape.paint,
       geometry,
       areaM2: Math.round(areaOf(geometry)),
+      ...(also.length ? { alsoScenarios: also } : {}),
       ...extra,
     };
     if (extra.geometry) ev.areaM2 = Math.round(areaOf(extra.geometry));

@@ -26,6 +26,11 @@ export interface TruthFeature {
   scenario: string;
   expected: 'clue' | 'decoy';
   kind: string;
+  /**
+   * Other scenarios whose rules the change also breaks (simulator truth's `also_scenarios`; empty
+   * for regions simulated before it was recorded).
+   */
+  alsoScenarios: string[];
   belowMmu: boolean;
   until: string | null;
   eventDate: string;
@@ -128,6 +133,7 @@ export async function loadSimRegion(dir: string): Promise<SimRegion> {
     scenario: String(f.properties.scenario),
     expected: f.properties.expected === 'decoy' ? 'decoy' : 'clue',
     kind: String(f.properties.kind),
+    alsoScenarios: Array.isArray(f.properties.also_scenarios) ? f.properties.also_scenarios.map(String) : [],
     belowMmu: f.properties.below_mmu === true,
     until: typeof f.properties.until === 'string' ? f.properties.until : null,
     eventDate: String(f.properties.event_date),

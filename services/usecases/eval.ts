@@ -89,18 +89,25 @@ export interface TruthPx {
   id: string;
   scenario: string;
   kind: string;
+  /** Other scenarios whose rules the change also breaks (truth `also_scenarios`). */
+  alsoScenarios?: string[];
   expected: 'clue' | 'decoy';
   belowMmu: boolean;
   px: Int32Array;
   observable: boolean;
 }
 
-/** Object and pixel matching of one detector's clues against a pair's truth. */
+/**
+ * Object and pixel matching of one detector's clues against a pair's truth. `anyLabel`: a
+ * truth change is this scenario's if it is its primary label or one of its `alsoScenarios`
+ * (multi-label scoring); otherwise the primary label only.
+ */
 export function matchClues(
   clues: { px: Int32Array }[],
   truth: TruthPx[],
   scenario: string,
   valid: Uint8Array,
+  anyLabel = false,
 ): Counts {
   const c = zero();
   // The general `change` detector should find every planted land change, lawful or not; only
@@ -109,7 +116,8 @@ export function matchClues(
   const mine = truth.filter((t) =>
     isChange
       ? t.kind !== 'cloud-shadow' && t.kind !== 'seasonal-lake-level'
-      : t.scenario === scenario && t.expected === 'clue',
+      : (t.scenario === scenario || (anyLabel && !!t.alsoScenarios?.includes(scenario))) &&
+        t.expected === 'clue',
   );
   const targets = mine.filter((t) => !t.belowMmu && t.observable);
   const ignored = mine.filter((t) => t.belowMmu || !t.observable);
@@ -220,10 +228,12 @@ export interface DetectorEval {
   minAreaM2: number;
   overall: Scores;
   /**
-   * The same, counting every clue that names this scenario: its own, and those of a more
-   * specific scenario that took the site and list this one in `also_scenarios` (a wetland filled
-   * inside a river management area is a river clue that also names wetland). What a prosecutor
-   * opening the clues sees; `overall` scores the primary label only.
+   * Multi-label scores: every clue that names this scenario (its own, and those of another
+   * scenario that took the site and list this one in `also_scenarios`) against every unlawful
+   * change that falls under it (truth `scenario` or `also_scenarios`). A wetland filled inside a
+   * river management area is damage under both laws; a river clue naming wetland on it is right
+   * for both. What a prosecutor opening the clues sees; `overall` scores the primary label only,
+   * against the primary truth label.
    */
   named: Scores;
   conditions: Record<string, Scores>;
@@ -312,6 +322,7 @@ export async function evaluate(options: {
           id: t.id,
           scenario: t.scenario,
           kind: t.kind,
+          alsoScenarios: t.alsoScenarios,
           expected: t.expected,
           belowMmu: t.belowMmu,
           px: Int32Array.from(px),
@@ -381,7 +392,7 @@ export async function evaluate(options: {
         const clues = run(operating);
         const c = matchClues(clues, truth, d.manifest.id, valid);
         add(entry.overall, c);
-        add(entry.named, matchClues(namedFor(d.manifest.id), truth, d.manifest.id, valid));
+        add(entry.named, matchClues(namedFor(d.manifest.id), truth, d.manifest.id, valid, true));
         if (!entry.cond.has(cond)) entry.cond.set(cond, zero());
         add(entry.cond.get(cond)!, c);
         // Decoys hit by any scenario detector (the general `change` screen has no zoning rule and

@@ -15,6 +15,7 @@ import {
   loadSimRegion,
   rasterize,
   type SimRegion,
+  type TruthFeature,
 } from './eval-data.ts';
 import type { TileComposite } from './read-tile.ts';
 
@@ -24,7 +25,8 @@ import type { TileComposite } from './read-tile.ts';
  * Landsat → Sentinel-2, one-pixel misregistration, the single cloudiest scene of each window —
  * thin cloud edges, haze and shadow penumbrae the masks leave — and GF → Sentinel-2 and
  * Sentinel-2 for the no-SWIR fallback),
- * pixels are sampled — positives inside this scenario's planted clue polygons; negatives from
+ * pixels are sampled — positives inside the unlawful changes this scenario covers (its own planted
+ * clues and those whose truth lists it in `also_scenarios`); negatives from
  * the area where the scenario's zoning rule would make a change unlawful (so the model learns
  * what the rule cannot remove: other scenarios' events, decoys, seasonal change), from decoys,
  * and from elsewhere — and a tiny MLP is fitted. Returns the two model graphs (full and
@@ -195,6 +197,10 @@ export async function trainScenarios(options: {
   const fullRunner = await loadModel(buildFeatureGraph(FULL_BANDS, null, undefined, { context }), 1);
   const fbRunner = await loadModel(buildFeatureGraph(FALLBACK_BANDS, null, undefined, { context }), 1);
   const seeds: number[] = [];
+  // An unlawful change this scenario's law covers: its own, or another scenario's that falls
+  // under it too (truth `also_scenarios`, e.g. a wetland filled inside a river management area).
+  const concerns = (t: TruthFeature, id: string) =>
+    t.expected === 'clue' && (t.scenario === id || t.alsoScenarios.includes(id));
   try {
     for (const dir of options.dataDirs) {
       const region = await loadSimRegion(dir);
@@ -205,15 +211,11 @@ export async function trainScenarios(options: {
         spec,
         mine: rasterize(
           region.tile,
-          region.truth
-            .filter((t) => t.scenario === spec.id && t.expected === 'clue')
-            .flatMap((t) => t.coordinates),
+          region.truth.filter((t) => concerns(t, spec.id)).flatMap((t) => t.coordinates),
         ),
         others: rasterize(
           region.tile,
-          region.truth
-            .filter((t) => !(t.scenario === spec.id && t.expected === 'clue'))
-            .flatMap((t) => t.coordinates),
+          region.truth.filter((t) => !concerns(t, spec.id)).flatMap((t) => t.coordinates),
         ),
         zone: unlawfulMask(region, spec),
       }));

@@ -4,7 +4,7 @@ import { inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { describeItem, type StacItem } from '../../services/domain/catalog/stac.ts';
 import { qaPixelFromAtmosphere, sclFromAtmosphere, sunPosition } from '../../services/simulator/clouds.ts';
-import { planEvents, SCENARIOS } from '../../services/simulator/events.ts';
+import { alsoConcerns, planEvents, SCENARIOS } from '../../services/simulator/events.ts';
 import { buildLandscape, type GeoInput } from '../../services/simulator/landscape.ts';
 import { areaDownsample } from '../../services/simulator/raster.ts';
 import { DEFAULT_CENTER, makeRegion, parseCenter, parseSize } from '../../services/simulator/region.ts';
@@ -20,7 +20,7 @@ import {
   type ParcelYear,
   parcelSpectra,
 } from '../../services/simulator/spectra.ts';
-import { baseZones } from '../../services/simulator/zoning.ts';
+import { baseZones, ZONE } from '../../services/simulator/zoning.ts';
 
 /** The simulator's pure parts: spectra, sensors' DNs, masks, generation and its determinism. */
 
@@ -267,9 +267,55 @@ describe('generation', () => {
     expect(a.plan.tempPermits.length).toBe(3);
   });
 
+  it('records the other scenarios an unlawful change falls under, never for decoys or its own', () => {
+    for (const e of a.plan.events) {
+      if (e.expected === 'decoy') expect(e.alsoScenarios, e.id).toBeUndefined();
+      for (const s of e.alsoScenarios ?? []) {
+        expect(s, e.id).not.toBe(e.scenario);
+        expect(['temporary-land', 'mine']).not.toContain(s);
+      }
+    }
+  });
+
   it('is deterministic in memory: same seed, same world; another seed, another world', () => {
     expect(digest(generate(1))).toBe(digest(a));
     expect(digest(generate(2))).not.toBe(digest(a));
+  });
+});
+
+describe('alsoConcerns (truth labels of changes under several laws)', () => {
+  const under = (zone: number, before: number, n = 10, cropland = 0) => ({
+    zone: new Uint8Array(n).fill(zone),
+    before: new Uint16Array(n).fill(before),
+    cropland: new Uint8Array(n).fill(cropland),
+  });
+  it('a wetland filled and built on inside a river management area is river damage too', () => {
+    const f = under(ZONE.wetland | ZONE.river | ZONE.grassland, CLASS.marsh);
+    expect(alsoConcerns('wetland', f, [CLASS.construction, CLASS.roof])).toEqual(['river']);
+    // The same building placed as a river clue: the wetland law applies (marsh before).
+    expect(alsoConcerns('river', f, [CLASS.construction, CLASS.roof])).toEqual(['wetland']);
+  });
+  it('ploughing is not a river offence; wet meadow ploughed in a grassland polygon is grassland damage', () => {
+    const f = under(ZONE.wetland | ZONE.river | ZONE.grassland, CLASS.wetMeadow);
+    expect(alsoConcerns('wetland', f, [CLASS.bareBlack])).toEqual(['grassland']);
+  });
+  it('needs at least half of the footprint inside the layer and of the ground to have been that cover', () => {
+    const half = {
+      zone: Uint8Array.from([ZONE.wetland, ZONE.wetland, ZONE.wetland, 0, 0, 0, 0]),
+      before: new Uint16Array(7).fill(CLASS.marsh),
+      cropland: new Uint8Array(7),
+    };
+    expect(alsoConcerns('river', half, [CLASS.fill])).toEqual([]);
+    const steppe = under(ZONE.wetland | ZONE.forest, CLASS.steppe);
+    expect(alsoConcerns('grassland', steppe, [CLASS.ploughedSteppe])).toEqual([]);
+    expect(alsoConcerns('mine', under(ZONE.blackSoil, 0, 10, 1), [CLASS.minePit])).toEqual(['black-soil']);
+  });
+  it('a bloom on the water is the lake scenario alone; permits are never implied', () => {
+    const f = under(ZONE.lake | ZONE.wetland, CLASS.lake);
+    expect(alsoConcerns('hulun-lake', f, [CLASS.bloom])).toEqual([]);
+    expect(
+      alsoConcerns('river', under(ZONE.tempPermit | ZONE.minePermit, CLASS.steppe), [CLASS.fill]),
+    ).toEqual([]);
   });
 });
 
