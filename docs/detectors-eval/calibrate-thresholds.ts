@@ -12,6 +12,8 @@
  *     the fallback thresholds given) and prints the figures at the current settings.
  *
  * `--fallback id=p,…` / `--main id=p,…` override the installed thresholds in memory.
+ * `--multi`: score the sweep multi-label (every clue naming the scenario against every change
+ * under it, as eval's multi-label table) instead of by primary labels.
  * Rule used (docs/detectors-eval/report.md): highest F1 with the detector's decoy rate ≤ 5 %;
  * ties → the middle of the tied thresholds.
  */
@@ -45,6 +47,7 @@ const pairs = (s: string | undefined) =>
 if (step !== 'fallback' && step !== 'main')
   throw new Error('usage: calibrate-thresholds.ts fallback|main --truth <dir>');
 const fallbackOverride = pairs(opt('fallback'));
+const multi = argv.includes('--multi');
 const mainOverride = pairs(opt('main'));
 const regionDirs = await simRegionDirs(opt('truth') ?? '/tmp/skysim/calib');
 const detectors: LoadedDetector[] = [];
@@ -65,6 +68,7 @@ try {
     thresholds: GRID,
     prAllConditions: true,
     prModel: step === 'fallback' ? 'fallback' : 'full',
+    prScoring: multi ? 'multi' : 'primary',
   });
   const out: Record<string, unknown> = {};
   for (const d of report.detectors) {
@@ -72,15 +76,16 @@ try {
     const best = Math.max(...eligible.map((p) => p.f1));
     const tied = eligible.filter((p) => p.f1 === best).map((p) => p.threshold);
     const pick = tied[Math.floor((tied.length - 1) / 2)]!;
+    const cur = multi ? d.named : d.overall;
     out[d.detector] = {
       current: step === 'fallback' ? d.fallbackThreshold : d.threshold,
-      atCurrent: d.overall,
+      atCurrent: cur,
       conditions: d.conditions,
       pr: d.pr,
       best: { f1: best, tied, pick },
     };
     console.log(
-      `${d.detector}: current ${step === 'fallback' ? d.fallbackThreshold : d.threshold} → F1 ${d.overall.f1} (P ${d.overall.precision} R ${d.overall.recall}, decoys ${d.overall.decoysHit}/${d.overall.decoys}); best F1 ${best} at ${tied.join('/')} → pick ${pick}`,
+      `${d.detector}: current ${step === 'fallback' ? d.fallbackThreshold : d.threshold} → F1 ${cur.f1} (P ${cur.precision} R ${cur.recall}, decoys ${cur.decoysHit}/${cur.decoys}); best F1 ${best} at ${tied.join('/')} → pick ${pick}`,
     );
     console.log(
       `   ${d.pr.map((p) => `${p.threshold}:${p.f1.toFixed(3)}${p.decoyRate > 0 ? `(d${(p.decoyRate * 100).toFixed(1)})` : ''}`).join(' ')}`,

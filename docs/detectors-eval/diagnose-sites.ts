@@ -5,7 +5,11 @@
  * what lies under it (another scenario's truth clue, a decoy, a cloud edge, nothing).
  *
  *   npx tsx docs/detectors-eval/diagnose-sites.ts --truth /tmp/skysim/calib [--scenarios river,wetland]
- *     [--conditions s2,cloudy] [--json out.json]
+ *     [--conditions s2,cloudy] [--json out.json] [--multi]
+ *
+ * `--multi`: multi-label, as eval's multi-label table: a scenario's truth is every unlawful change
+ * that falls under it (truth `scenario` or `also_scenarios`), and its clues are every kept clue
+ * that names it (its own scenario or its `also_scenarios`).
  */
 import { writeFile } from 'node:fs/promises';
 import { type LoadedDetector, releaseDetector } from '../../services/adapters/files/detector-registry.ts';
@@ -37,6 +41,7 @@ const opt = (name: string) => {
 const focus = (opt('scenarios') ?? 'river,wetland').split(',');
 const conditions = (opt('conditions')?.split(',') ?? [...CONDITIONS]) as Condition[];
 const order = (opt('order')?.split(',') ?? [...SCENARIO_PRECEDENCE]) as string[];
+const multi = argv.includes('--multi');
 const regionDirs = await simRegionDirs(opt('truth') ?? '/tmp/skysim/calib');
 const detectors: LoadedDetector[] = [];
 for (const id of EIGHT) detectors.push(await loadVersion('detectors', id, undefined, 1));
@@ -147,10 +152,12 @@ for (const dir of regionDirs) {
         .map(([l, v]) => `${l.split('_')[0]}:${v.toFixed(2)}`)
         .join(' ');
     for (const s of focus) {
+      const concerns = (t: (typeof truth)[number]) =>
+        t.expected === 'clue' && (t.scenario === s || (multi && t.alsoScenarios.includes(s)));
+      const names = (f: ClueFeature) =>
+        f.properties.scenario === s || (multi && !!folded.get(f)?.includes(s));
       // Missed truth clues.
-      for (const t of truth.filter(
-        (t) => t.scenario === s && t.expected === 'clue' && !t.belowMmu && t.observable,
-      )) {
+      for (const t of truth.filter((t) => concerns(t) && !t.belowMmu && t.observable)) {
         const own = all.filter((f) => f.properties.scenario === s);
         const best = own.map((f) => ({ f, v: iouOf(px.get(f)!, t) })).sort((a, b) => b.v - a.v)[0];
         const others = all
@@ -162,7 +169,7 @@ for (const dir of regionDirs) {
               `${x.f.properties.scenario}${keptSet.has(x.f) ? '' : '(folded)'}@${x.v.toFixed(2)}/p${x.f.properties.confidence}`,
           );
         const rawHit = !!best && best.v >= MATCH_IOU;
-        const keptHit = own.some((f) => keptSet.has(f) && iouOf(px.get(f)!, t) >= MATCH_IOU);
+        const keptHit = kept.some((f) => names(f) && iouOf(px.get(f)!, t) >= MATCH_IOU);
         const status = keptHit
           ? 'found'
           : rawHit
@@ -174,6 +181,7 @@ for (const dir of regionDirs) {
           scenario: s,
           type: 'truth',
           id: t.id,
+          truthScenario: t.scenario,
           kind: t.kind,
           areaPx: t.px.length,
           status,
@@ -184,9 +192,9 @@ for (const dir of regionDirs) {
         });
       }
       // False clues that survive resolution.
-      for (const f of kept.filter((f) => f.properties.scenario === s)) {
+      for (const f of kept.filter(names)) {
         const p = px.get(f)!;
-        const mine = truth.filter((t) => t.scenario === s && t.expected === 'clue');
+        const mine = truth.filter(concerns);
         if (mine.some((t) => iouOf(p, t) >= MATCH_IOU)) continue;
         const under = truth
           .map((t) => ({
@@ -196,7 +204,10 @@ for (const dir of regionDirs) {
           }))
           .filter((x) => x.v >= 0.1 || x.inside >= 0.3)
           .sort((a, b) => b.v - a.v)
-          .map((x) => `${x.t.expected}:${x.t.scenario}/${x.t.kind}@${x.v.toFixed(2)}/${x.inside.toFixed(2)}`);
+          .map(
+            (x) =>
+              `${x.t.expected}:${x.t.scenario}${x.t.alsoScenarios.length ? `+${x.t.alsoScenarios.join('+')}` : ''}/${x.t.kind}@${x.v.toFixed(2)}/${x.inside.toFixed(2)}`,
+          );
         let edge = 0;
         for (const i of p) if (near[i]! <= 2) edge++;
         rows.push({
@@ -204,6 +215,7 @@ for (const dir of regionDirs) {
           cond,
           scenario: s,
           type: 'false',
+          clueScenario: f.properties.scenario,
           areaPx: p.length,
           conf: f.properties.confidence,
           under: under.join(' ') || 'nothing',

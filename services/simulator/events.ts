@@ -210,14 +210,16 @@ export function planEvents(l: Landscape, zones: BaseZones, seed: number): EventP
     const u = turf.union(turf.featureCollection(polys));
     return tidy(u!.geometry);
   };
-  // Zone bits and land cover under a footprint, before the change (for `alsoConcerns`).
-  const under = (rings: PxRing[]) => {
+  // Zone bits and land cover under a truth footprint, before the change (for `alsoConcerns`).
+  const pending: { ev: PlantedEvent; rings: PxRing[]; outsidePermit: boolean; paint: number[] }[] = [];
+  const under = (rings: PxRing[], outsidePermit: boolean) => {
     const idx: number[] = [];
     for (const r of rings)
       scanPolygon([r], W, H, (row, x0, x1) => {
         for (let x = x0; x < x1; x++) idx.push(row * W + x);
       });
-    const unique = [...new Set(idx)];
+    const permit = ZONE.tempPermit | ZONE.minePermit;
+    const unique = [...new Set(idx)].filter((i) => !outsidePermit || !(bits[i]! & permit));
     return {
       zone: Uint8Array.from(unique, (i) => bits[i]!),
       before: Uint16Array.from(unique, (i) => cls[i]!),
@@ -230,10 +232,6 @@ export function planEvents(l: Landscape, zones: BaseZones, seed: number): EventP
       scanPolygon([grow(r, 4)], W, H, (row, x0, x1) => taken.fill(1, row * W + x0, row * W + x1));
     }
     const geometry = extra.geometry ?? toGeometry(shape.footprint);
-    const also =
-      spec.expected === 'clue'
-        ? alsoConcerns(spec.scenario, under(shape.footprint), paintClasses(shape))
-        : [];
     const ev: PlantedEvent = {
       id: `EV-${String(++seq).padStart(3, '0')}`,
       scenario: spec.scenario,
@@ -245,11 +243,19 @@ export function planEvents(l: Landscape, zones: BaseZones, seed: number): EventP
       paint: shape.paint,
       geometry,
       areaM2: Math.round(areaOf(geometry)),
-      ...(also.length ? { alsoScenarios: also } : {}),
       ...extra,
     };
     if (extra.geometry) ev.areaM2 = Math.round(areaOf(extra.geometry));
     events.push(ev);
+    // The truth is the part of the footprint outside the event's own permit when it has its own
+    // geometry (spoil spilled past a temporary-land permit, a pit dug past a mining permit).
+    if (spec.expected === 'clue')
+      pending.push({
+        ev,
+        rings: shape.footprint,
+        outsidePermit: !!extra.geometry,
+        paint: paintClasses(shape),
+      });
     return ev;
   };
   const place = (spec: Spec, extra?: (shape: Shape) => Partial<PlantedEvent> | null): PlantedEvent | null => {
@@ -985,6 +991,11 @@ export function planEvents(l: Landscape, zones: BaseZones, seed: number): EventP
       geometry,
       areaM2: Math.round(areaOf(geometry)),
     });
+  }
+  // Once every layer is final (the grassland bit is derived after the temporary-land permits).
+  for (const { ev, rings, outsidePermit, paint } of pending) {
+    const also = alsoConcerns(ev.scenario, under(rings, outsidePermit), paint);
+    if (also.length) ev.alsoScenarios = also;
   }
   return { events, tempPermits };
 }

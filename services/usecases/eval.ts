@@ -243,6 +243,8 @@ export interface DetectorEval {
   prCondition: string;
   /** Which model's threshold the sweep replaced (`any`: whichever ran on the pair). */
   prModel: PrModel;
+  /** How the sweep scored: primary labels, or multi-label as `named`. */
+  prScoring: 'primary' | 'multi';
 }
 
 /**
@@ -271,6 +273,11 @@ export async function evaluate(options: {
   prAllConditions?: boolean;
   /** Which model's threshold the sweep replaces (default `any`). */
   prModel?: PrModel;
+  /**
+   * How the precision–recall sweep scores (default `primary`): `multi` as the multi-label
+   * table (`named`): every clue naming the scenario against every change under it.
+   */
+  prScoring?: 'primary' | 'multi';
   log?: (m: string) => void;
 }): Promise<EvalReport> {
   const started = performance.now();
@@ -379,16 +386,27 @@ export async function evaluate(options: {
       };
       // Every clue at the operating thresholds, resolved once: which scenarios each one names.
       const resolvedAll = resolveScenarioOverlaps([...base.values()].flat(), SCENARIO_PRECEDENCE);
-      const namedFor = (id: string) =>
-        resolvedAll.kept
-          .filter((f) => f.properties.scenario === id || resolvedAll.folded.get(f)?.includes(id))
+      const naming = (r: ReturnType<typeof resolveScenarioOverlaps>, id: string) =>
+        r.kept
+          .filter((f) => f.properties.scenario === id || r.folded.get(f)?.includes(id))
           .map((f) => ({ px: pixelsOf(tile, f.geometry.coordinates) }));
+      const namedFor = (id: string) => naming(resolvedAll, id);
+      // The clues naming a detector's scenario with its clues at another threshold.
+      const namedWith = (d: LoadedDetector, own: ClueFeature[]) =>
+        naming(
+          resolveScenarioOverlaps(
+            [...own, ...options.detectors.filter((o) => o !== d).flatMap((o) => base.get(o)!)],
+            SCENARIO_PRECEDENCE,
+          ),
+          d.manifest.id,
+        );
       for (const d of options.detectors) {
         const entry = per.get(d.manifest.id)!;
         const { threshold: operating, fallbackModel } = own.get(d)!;
         const swept = prModel === 'any' || (prModel === 'fallback') === fallbackModel;
-        const run = (threshold: number) =>
-          resolvedFor(d, threshold === operating || !swept ? base.get(d)! : runs.get(d)!(threshold));
+        const ownAt = (threshold: number) =>
+          threshold === operating || !swept ? base.get(d)! : runs.get(d)!(threshold);
+        const run = (threshold: number) => resolvedFor(d, ownAt(threshold));
         const clues = run(operating);
         const c = matchClues(clues, truth, d.manifest.id, valid);
         add(entry.overall, c);
@@ -402,7 +420,12 @@ export async function evaluate(options: {
         // polygons and zoning rules at every threshold are the costly part of an evaluation.
         for (const th of options.prAllConditions || cond === options.conditions[0] ? thresholds : []) {
           if (!entry.pr.has(th)) entry.pr.set(th, zero());
-          add(entry.pr.get(th)!, matchClues(run(th), truth, d.manifest.id, valid));
+          add(
+            entry.pr.get(th)!,
+            options.prScoring === 'multi'
+              ? matchClues(namedWith(d, ownAt(th)), truth, d.manifest.id, valid, true)
+              : matchClues(run(th), truth, d.manifest.id, valid),
+          );
         }
         const s = scores(c);
         log(
@@ -428,6 +451,7 @@ export async function evaluate(options: {
       seeds: regions.map((r) => r.seed),
       prCondition: options.prAllConditions ? options.conditions.join('+') : options.conditions[0]!,
       prModel: options.prModel ?? 'any',
+      prScoring: options.prScoring ?? 'primary',
       pr: [...e.pr]
         .sort((a, b) => a[0] - b[0])
         .map(([threshold, c]) => {
