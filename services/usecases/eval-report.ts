@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { DetectorEval, EvalReport } from './eval.ts';
+import type { DetectorEval, EvalReport, Scores } from './eval.ts';
 
 /**
  * The evaluation report as files: `report.json`, `report.md` (tables per scenario and
@@ -130,16 +130,29 @@ export function reportMarkdown(report: EvalReport): string {
     `| detector | ${report.conditions.join(' | ')} |`,
     `|---|${report.conditions.map(() => '---').join('|')}|`,
   );
-  for (const d of report.detectors) {
-    lines.push(
-      `| ${d.detector} ${d.version} | ${report.conditions
-        .map((c) => {
-          const s = d.conditions[c];
-          return s ? `${f2(s.f1)} / ${f2(s.precision)} / ${f2(s.recall)}` : '–';
-        })
-        .join(' | ')} |`,
-    );
-  }
+  const byCondition = (of: (d: EvalReport['detectors'][number]) => Record<string, Scores> | undefined) => {
+    for (const d of report.detectors) {
+      const per = of(d);
+      if (!per) continue;
+      lines.push(
+        `| ${d.detector} ${d.version} | ${report.conditions
+          .map((c) => {
+            const s = per[c];
+            return s ? `${f2(s.f1)} / ${f2(s.precision)} / ${f2(s.recall)}` : '–';
+          })
+          .join(' | ')} |`,
+      );
+    }
+  };
+  byCondition((d) => d.conditions);
+  lines.push(
+    '',
+    '## By condition, multi-label (object F1 / precision / recall)',
+    '',
+    `| detector | ${report.conditions.join(' | ')} |`,
+    `|---|${report.conditions.map(() => '---').join('|')}|`,
+  );
+  byCondition((d) => d.namedConditions);
   lines.push(
     '',
     '## Precision–recall over thresholds',

@@ -237,6 +237,8 @@ export interface DetectorEval {
    */
   named: Scores;
   conditions: Record<string, Scores>;
+  /** Multi-label scores (as `named`) per condition. */
+  namedConditions: Record<string, Scores>;
   seeds: number[];
   pr: { threshold: number; precision: number; recall: number; f1: number; decoyRate: number }[];
   /** The condition the precision–recall curve was swept on. */
@@ -289,11 +291,18 @@ export async function evaluate(options: {
       overall: Counts;
       named: Counts;
       cond: Map<string, Counts>;
+      namedCond: Map<string, Counts>;
       pr: Map<number, Counts>;
     }
   >();
   for (const d of options.detectors)
-    per.set(d.manifest.id, { overall: zero(), named: zero(), cond: new Map(), pr: new Map() });
+    per.set(d.manifest.id, {
+      overall: zero(),
+      named: zero(),
+      cond: new Map(),
+      namedCond: new Map(),
+      pr: new Map(),
+    });
   const all = { hit: 0, total: 0 };
   const regions: EvalReport['regions'] = [];
   for (const dir of options.regionDirs) {
@@ -410,7 +419,10 @@ export async function evaluate(options: {
         const clues = run(operating);
         const c = matchClues(clues, truth, d.manifest.id, valid);
         add(entry.overall, c);
-        add(entry.named, matchClues(namedFor(d.manifest.id), truth, d.manifest.id, valid, true));
+        const named = matchClues(namedFor(d.manifest.id), truth, d.manifest.id, valid, true);
+        add(entry.named, named);
+        if (!entry.namedCond.has(cond)) entry.namedCond.set(cond, zero());
+        add(entry.namedCond.get(cond)!, named);
         if (!entry.cond.has(cond)) entry.cond.set(cond, zero());
         add(entry.cond.get(cond)!, c);
         // Decoys hit by any scenario detector (the general `change` screen has no zoning rule and
@@ -447,6 +459,7 @@ export async function evaluate(options: {
       minAreaM2: d.manifest.minAreaM2,
       overall: scores(e.overall),
       named: scores(e.named),
+      namedConditions: Object.fromEntries([...e.namedCond].map(([k, v]) => [k, scores(v)])),
       conditions: Object.fromEntries([...e.cond].map(([k, v]) => [k, scores(v)])),
       seeds: regions.map((r) => r.seed),
       prCondition: options.prAllConditions ? options.conditions.join('+') : options.conditions[0]!,

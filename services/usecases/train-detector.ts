@@ -38,6 +38,8 @@ export function metricsOf(report: EvalReport, id: string) {
   return {
     overall: d.overall,
     conditions: d.conditions,
+    /** Multi-label: clues naming the scenario against every change under it (truth also_scenarios). */
+    multiLabel: { overall: d.named, conditions: d.namedConditions },
     pr: d.pr,
     seeds: d.seeds,
     decoysAllDetectors: report.decoys,

@@ -212,8 +212,15 @@ describe('workspace views', () => {
         metrics?: {
           prCurve?: { threshold: number; precision: number }[];
           calibration?: { pr?: { threshold: number; precision: number }[] };
+          heldOut?: { multiLabel?: { overall?: { f1: number } } };
         };
       };
+      // Held-out multi-label figures (every scenario a clue names, every change under it) are shown.
+      const multi = one.metrics?.heldOut?.multiLabel?.overall;
+      if (multi) {
+        const text = await page.locator('#metrics-multi-label').textContent();
+        expect(text).toContain(multi.f1.toFixed(3));
+      }
       const curve = one.metrics?.prCurve ?? one.metrics?.calibration?.pr ?? [];
       if (curve.length) {
         await page.waitForSelector('svg.chart.pr polyline');

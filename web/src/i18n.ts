@@ -171,6 +171,7 @@ const zh = {
   threshold: '阈值',
   minAreaM2: '最小图斑（m²）',
   metrics: '精度指标',
+  multiLabel: '多标签精度（一处违法涉及多个场景时，线索列出的每个场景都计分）',
   precision: '精确率',
   recall: '召回率',
   f1: 'F1',
@@ -347,6 +348,8 @@ const en: Strings = {
   threshold: 'Threshold',
   minAreaM2: 'Min. area (m²)',
   metrics: 'Metrics',
+  multiLabel:
+    'Multi-label accuracy (a change under several scenarios: every scenario a clue names is scored)',
   precision: 'Precision',
   recall: 'Recall',
   f1: 'F1',

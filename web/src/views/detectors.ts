@@ -22,7 +22,11 @@ export function nearestPoint(curve: PrPoint[], th: number): PrPoint | null {
 type Metrics = Record<string, unknown> & {
   prCurve?: PrPoint[];
   calibration?: { pr?: PrPoint[] };
-  heldOut?: { overall?: Record<string, unknown>; prCurve?: PrPoint[] } | null;
+  heldOut?: {
+    overall?: Record<string, unknown>;
+    prCurve?: PrPoint[];
+    multiLabel?: { overall?: Record<string, unknown> };
+  } | null;
 };
 interface Version {
   version: string;
@@ -146,6 +150,9 @@ export async function renderDetectors(ctx: Ctx, root: HTMLElement): Promise<void
     oninput: (e: Event) => draw(Number((e.target as HTMLInputElement).value)),
   });
   const metricRows = headline(metrics, summary?.metrics as Record<string, unknown> | null);
+  const multiRows = Object.entries(metrics?.heldOut?.multiLabel?.overall ?? {}).filter(
+    ([k, v]) => typeof v === 'number' && ['precision', 'recall', 'f1', 'tp', 'fp', 'fn'].includes(k),
+  ) as [string, number][];
   const zoning = d.zoning as Record<string, unknown> | null | undefined;
   const vrows = versions.map((v) => {
     const vm = (v.metrics ?? {}) as Record<string, unknown>;
@@ -191,6 +198,18 @@ export async function renderDetectors(ctx: Ctx, root: HTMLElement): Promise<void
           metricRows.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, fmt(v)))),
         )
       : h('p', { class: 'muted', id: 'metrics' }, t.noData),
+    multiRows.length
+      ? h(
+          'section',
+          {},
+          h('h4', {}, t.multiLabel),
+          h(
+            'table',
+            { class: 'facts', id: 'metrics-multi-label' },
+            multiRows.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, fmt(v)))),
+          ),
+        )
+      : null,
     curve.length
       ? h(
           'div',
