@@ -61,11 +61,21 @@ export interface PlantedEvent {
   /** Scene the decoy belongs to (cloud shadows). */
   scene?: string;
   /**
-   * The other scenarios this unlawful change also falls under (see `alsoConcerns`): a wetland
-   * filled inside a river management area breaks the river rules too. Empty for decoys.
+   * The other scenarios this change falls under (see `alsoConcerns`): a wetland filled inside a
+   * river management area breaks the river rules too; a pit expanded inside its mining permit but
+   * in the lake protection belt is lawful for `mine` and unlawful for `hulun-lake`. Never for
+   * natural changes (seasons, harvest, cloud shadows).
    */
   alsoScenarios?: Scenario[];
 }
+
+/**
+ * Decoys lawful only under their own scenario's permit (a pit expanded inside its mining permit,
+ * works inside a valid temporary-land permit): where they lie inside another scenario's layer
+ * with its signal (a permitted pit inside the Hulun Lake protection belt) that law still applies,
+ * so they get `alsoScenarios` too. Natural changes (seasons, harvest, cloud shadows) never do.
+ */
+const LAWFUL_UNDER_OWN_PERMIT = new Set(['expansion-inside-permit', 'within-valid-permit']);
 
 /** Paint classes that are excavation, dumping or building (the river and black-soil signals). */
 const WORKS = new Set<number>([
@@ -249,7 +259,7 @@ export function planEvents(l: Landscape, zones: BaseZones, seed: number): EventP
     events.push(ev);
     // The truth is the part of the footprint outside the event's own permit when it has its own
     // geometry (spoil spilled past a temporary-land permit, a pit dug past a mining permit).
-    if (spec.expected === 'clue')
+    if (spec.expected === 'clue' || LAWFUL_UNDER_OWN_PERMIT.has(spec.kind))
       pending.push({
         ev,
         rings: shape.footprint,

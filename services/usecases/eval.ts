@@ -113,20 +113,20 @@ export function matchClues(
   // The general `change` detector should find every planted land change, lawful or not; only
   // cloud shadows are false changes for it.
   const isChange = scenario === 'change';
+  // A change lawful under its own permit but inside this scenario's layer with its signal
+  // (`alsoScenarios` of a decoy) is unlawful for this scenario: a target when scoring
+  // multi-label, and never one of this scenario's decoys.
+  const also = (t: TruthPx) => !!t.alsoScenarios?.includes(scenario);
   const mine = truth.filter((t) =>
     isChange
       ? t.kind !== 'cloud-shadow' && t.kind !== 'seasonal-lake-level'
-      : (t.scenario === scenario || (anyLabel && !!t.alsoScenarios?.includes(scenario))) &&
-        t.expected === 'clue',
+      : t.expected === 'clue'
+        ? t.scenario === scenario || (anyLabel && also(t))
+        : anyLabel && also(t),
   );
   const targets = mine.filter((t) => !t.belowMmu && t.observable);
   const ignored = mine.filter((t) => t.belowMmu || !t.observable);
-  const decoys = truth.filter(
-    (t) =>
-      t.expected === 'decoy' &&
-      t.observable &&
-      (!isChange || t.kind === 'cloud-shadow' || t.kind === 'seasonal-lake-level'),
-  );
+  const decoys = decoysOf(truth, scenario);
   const n = valid.length;
   const detMask = new Uint8Array(n);
   for (const d of clues) for (const i of d.px) detMask[i] = 1;
@@ -177,6 +177,22 @@ export function matchClues(
   c.decoys = decoys.length;
   c.decoysHit = decoysHitBy(clues, truth, decoys).size;
   return c;
+}
+
+/**
+ * The observed decoys of a scenario: lawful changes, cloud shadows and seasonal change; for
+ * `change`, only the false changes (cloud shadows, seasonal lake level). A decoy lawful only
+ * under another scenario's permit that this scenario's law covers (`alsoScenarios`) is not one.
+ */
+export function decoysOf(truth: TruthPx[], scenario: string): TruthPx[] {
+  const isChange = scenario === 'change';
+  return truth.filter(
+    (t) =>
+      t.expected === 'decoy' &&
+      t.observable &&
+      !t.alsoScenarios?.includes(scenario) &&
+      (!isChange || t.kind === 'cloud-shadow' || t.kind === 'seasonal-lake-level'),
+  );
 }
 
 /**
@@ -427,7 +443,8 @@ export async function evaluate(options: {
         add(entry.cond.get(cond)!, c);
         // Decoys hit by any scenario detector (the general `change` screen has no zoning rule and
         // reports lawful changes by design; it is not part of the combined rate).
-        if (d.manifest.zoning.rule !== 'none') for (const id of decoysHitBy(clues, truth)) anyHit.add(id);
+        if (d.manifest.zoning.rule !== 'none')
+          for (const id of decoysHitBy(clues, truth, decoysOf(truth, d.manifest.id))) anyHit.add(id);
         // The precision–recall curve is swept on the first condition only (Sentinel-2 by default):
         // polygons and zoning rules at every threshold are the costly part of an evaluation.
         for (const th of options.prAllConditions || cond === options.conditions[0] ? thresholds : []) {
@@ -444,7 +461,8 @@ export async function evaluate(options: {
           `seed ${region.seed} ${cond} ${d.manifest.id}: TP ${c.tp} FP ${c.fp} FN ${c.fn} (P ${s.precision} R ${s.recall}), decoys hit ${c.decoysHit}/${c.decoys}`,
         );
       }
-      const decoys = truth.filter((x) => x.expected === 'decoy' && x.observable);
+      // Decoys lawful under every scenario's law (none lists them in `alsoScenarios`).
+      const decoys = truth.filter((x) => x.expected === 'decoy' && x.observable && !x.alsoScenarios?.length);
       all.total += decoys.length;
       all.hit += anyHit.size;
     }

@@ -267,9 +267,10 @@ describe('generation', () => {
     expect(a.plan.tempPermits.length).toBe(3);
   });
 
-  it('records the other scenarios an unlawful change falls under, never for decoys or its own', () => {
+  it('records the other scenarios a change falls under: never its own, never for natural decoys', () => {
     for (const e of a.plan.events) {
-      if (e.expected === 'decoy') expect(e.alsoScenarios, e.id).toBeUndefined();
+      if (e.expected === 'decoy' && !['expansion-inside-permit', 'within-valid-permit'].includes(e.kind))
+        expect(e.alsoScenarios, e.id).toBeUndefined();
       for (const s of e.alsoScenarios ?? []) {
         expect(s, e.id).not.toBe(e.scenario);
         expect(['temporary-land', 'mine']).not.toContain(s);
