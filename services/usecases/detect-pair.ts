@@ -47,13 +47,18 @@ export interface DetectionResult {
 const day = (d: Date) => d.toISOString().slice(0, 10);
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 
+/** A clue's area in m², ha and mu, rounded as stored. */
+export function roundArea(m2: number): { area_m2: number; area_ha: number; area_mu: number } {
+  const a = areaUnits(m2);
+  return { area_m2: round(a.m2, 1), area_ha: round(a.ha, 4), area_mu: round(a.mu, 2) };
+}
+
 /** A detected polygon as a clue GeoJSON Feature (the properties of the contracts). */
 export function toClueFeature(
   p: ChangePolygon,
   manifest: DetectorManifest,
   seen: { beforeDate: string; afterDate: string; beforeScene: string; afterScene: string },
 ): ClueFeature {
-  const a = areaUnits(p.areaM2);
   return {
     type: 'Feature',
     geometry: { type: 'MultiPolygon', coordinates: p.coordinates },
@@ -64,9 +69,7 @@ export function toClueFeature(
       model_version: manifest.version,
       model_sha256: manifest.model.sha256,
       confidence: round(p.confidence, 4),
-      area_m2: round(a.m2, 1),
-      area_ha: round(a.ha, 4),
-      area_mu: round(a.mu, 2),
+      ...roundArea(p.areaM2),
       first_seen: seen.afterDate,
       last_seen: seen.afterDate,
       before_date: seen.beforeDate,

@@ -9,17 +9,18 @@ import {
   cluePriority,
   resolveScenarioOverlaps,
   ruleCanKeepClues,
+  siteOutline,
   type TileZones,
   type ZoneRecord,
 } from '../domain/detectors/rules.ts';
 import { SCENARIO_PRECEDENCE } from '../domain/detectors/scenarios.ts';
 import type { AnalysisTile } from '../domain/geo/analysis-grid.ts';
-import type { PolygonCoords } from '../domain/geo/area.ts';
+import { multiPolygonAreaM2, type PolygonCoords } from '../domain/geo/area.ts';
 import { toLonLatFn } from '../domain/geo/crs.ts';
 import { pixelToMap } from '../domain/geo/grid.ts';
 import { CANONICAL_BANDS, type CanonicalBand } from '../domain/imagery/bands.ts';
 import { matchMeanStd } from '../domain/imagery/radiometry.ts';
-import { type ClueFeature, toClueFeature } from './detect-pair.ts';
+import { type ClueFeature, roundArea, toClueFeature } from './detect-pair.ts';
 import type { TileComposite } from './read-tile.ts';
 import { runTiledFeeds, type TiledFeed } from './run-model.ts';
 
@@ -388,11 +389,66 @@ export async function detectTile(args: {
     if (d.manifest.zoning.rule !== 'none')
       dropped.push({ scenario: d.manifest.id, rule: d.manifest.zoning.rule, count: r.dropped });
   }
-  const { kept, folded } = resolveScenarioOverlaps(features, SCENARIO_PRECEDENCE);
-  for (const [f, also] of folded) f.properties.also_scenarios = also;
+  const kept = resolveSites(features, detectors, zones, windows);
   const merged = new Map<string, number>();
   for (const f of features)
-    if (!kept.includes(f)) merged.set(f.properties.scenario, (merged.get(f.properties.scenario) ?? 0) + 1);
+    if (!kept.original.has(f))
+      merged.set(f.properties.scenario, (merged.get(f.properties.scenario) ?? 0) + 1);
   for (const [scenario, count] of merged) dropped.push({ scenario, rule: 'same-site', count });
-  return { features: kept, dropped, skipped };
+  return { features: kept.features, dropped, skipped };
+}
+
+/**
+ * One clue per site (`resolveScenarioOverlaps`): the most specific scenario keeps it and names
+ * the others in `also_scenarios`, and the clue outlines the whole site — the union of its own
+ * outline and those folded into it, every part unlawful under at least one scenario it names —
+ * so a specific clue that saw only part of a site (a pit dug past a mining permit, seen whole
+ * by the grassland detector) still outlines all of it. A permit-based rule (`after-deadline`:
+ * mines, temporary land) is applied again to that union, so a clue never grows back over a valid
+ * permit of its own scenario. Kept clues that absorbed others are new features (areas, priority
+ * and zones of the outline); `features` are not changed. `original`: the input features kept.
+ */
+export function resolveSites(
+  features: ClueFeature[],
+  detectors: readonly LoadedDetector[],
+  zones: TileZones,
+  windows: { after: { from: string } },
+): { features: ClueFeature[]; original: Set<ClueFeature> } {
+  const { kept, folded, absorbed } = resolveScenarioOverlaps(features, SCENARIO_PRECEDENCE);
+  const out = kept.map((f) => {
+    const also = folded.get(f);
+    if (!also?.length) return f;
+    const properties = { ...f.properties, also_scenarios: also };
+    const site = { ...f, properties };
+    const union = siteOutline(f, absorbed.get(f));
+    const m = detectors.find((d) => d.manifest.id === f.properties.scenario)?.manifest;
+    if (!union || !m) return site;
+    let coordinates: PolygonCoords[] = union;
+    let areaM2 = multiPolygonAreaM2(union);
+    if (m.zoning.rule === 'after-deadline') {
+      const outcome = applyZoningRule(
+        union,
+        {
+          rule: m.zoning.rule,
+          layer: m.zoning.layer,
+          deadlineField: m.zoning.deadlineField,
+          maxDistanceM: m.zoning.maxDistanceM,
+        },
+        zones.features,
+        { afterFrom: windows.after.from, minAreaM2: m.minAreaM2 },
+      );
+      if (!outcome.coordinates) return site;
+      coordinates = outcome.coordinates;
+      areaM2 = outcome.areaM2;
+      properties.zones = outcome.zones;
+    }
+    Object.assign(properties, roundArea(areaM2));
+    if (properties.priority !== undefined)
+      properties.priority = cluePriority(m.priorityWeight, properties.confidence, areaM2);
+    return {
+      ...site,
+      geometry: { type: 'MultiPolygon' as const, coordinates: coordinates as number[][][][] },
+    };
+  });
+  return { features: out, original: new Set(kept) };
 }

@@ -1,12 +1,10 @@
 import type { LoadedDetector } from '../adapters/files/detector-registry.ts';
 import { thresholdFor } from '../domain/detectors/manifest.ts';
-import { resolveScenarioOverlaps } from '../domain/detectors/rules.ts';
-import { SCENARIO_PRECEDENCE } from '../domain/detectors/scenarios.ts';
 import type { AnalysisTile } from '../domain/geo/analysis-grid.ts';
 import { toLonLatFn } from '../domain/geo/crs.ts';
 import { pixelToMap } from '../domain/geo/grid.ts';
 import type { ClueFeature } from './detect-pair.ts';
-import { cluesFromProbability, detectionValid, probabilityFor } from './detect-tile.ts';
+import { cluesFromProbability, detectionValid, probabilityFor, resolveSites } from './detect-tile.ts';
 import {
   type Condition,
   conditionPair,
@@ -404,27 +402,25 @@ export async function evaluate(options: {
       }
       const base = new Map(options.detectors.map((d) => [d, runs.get(d)!(own.get(d)!.threshold)] as const));
       const prModel = options.prModel ?? 'any';
-      const resolvedFor = (d: LoadedDetector, own: ClueFeature[]) => {
-        const others = options.detectors.filter((o) => o !== d).flatMap((o) => base.get(o)!);
-        const kept = new Set(resolveScenarioOverlaps([...own, ...others], SCENARIO_PRECEDENCE).kept);
-        return own.filter((f) => kept.has(f)).map((f) => ({ px: pixelsOf(tile, f.geometry.coordinates) }));
-      };
-      // Every clue at the operating thresholds, resolved once: which scenarios each one names.
-      const resolvedAll = resolveScenarioOverlaps([...base.values()].flat(), SCENARIO_PRECEDENCE);
-      const naming = (r: ReturnType<typeof resolveScenarioOverlaps>, id: string) =>
-        r.kept
-          .filter((f) => f.properties.scenario === id || r.folded.get(f)?.includes(id))
+      // Sites as a patrol keeps them (detectTile's resolveSites): one clue per site, whole outline.
+      const sites = (features: ClueFeature[]) =>
+        resolveSites(features, options.detectors, zones, region.windows).features;
+      const others = (d: LoadedDetector) =>
+        options.detectors.filter((o) => o !== d).flatMap((o) => base.get(o)!);
+      const resolvedFor = (d: LoadedDetector, own: ClueFeature[]) =>
+        sites([...own, ...others(d)])
+          .filter((f) => f.properties.scenario === d.manifest.id)
           .map((f) => ({ px: pixelsOf(tile, f.geometry.coordinates) }));
+      const naming = (kept: ClueFeature[], id: string) =>
+        kept
+          .filter((f) => f.properties.scenario === id || f.properties.also_scenarios?.includes(id))
+          .map((f) => ({ px: pixelsOf(tile, f.geometry.coordinates) }));
+      // Every clue at the operating thresholds, resolved once: which scenarios each one names.
+      const resolvedAll = sites([...base.values()].flat());
       const namedFor = (id: string) => naming(resolvedAll, id);
       // The clues naming a detector's scenario with its clues at another threshold.
       const namedWith = (d: LoadedDetector, own: ClueFeature[]) =>
-        naming(
-          resolveScenarioOverlaps(
-            [...own, ...options.detectors.filter((o) => o !== d).flatMap((o) => base.get(o)!)],
-            SCENARIO_PRECEDENCE,
-          ),
-          d.manifest.id,
-        );
+        naming(sites([...own, ...others(d)]), d.manifest.id);
       for (const d of options.detectors) {
         const entry = per.get(d.manifest.id)!;
         const { threshold: operating, fallbackModel } = own.get(d)!;

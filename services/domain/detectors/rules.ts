@@ -231,14 +231,20 @@ export function cluePriority(weight: number, confidence: number, areaM2: number)
  * the most specific scenario is kept and the others are folded into it (`alsoScenarios`).
  * `order` lists scenario ids from most to least specific; ids not in it (e.g. `change`) neither
  * suppress nor are suppressed. Two clues overlap when their intersection covers at least
- * `minOverlap` of the smaller one.
+ * `minOverlap` of the smaller one. `absorbed` lists, per kept clue, the clues folded into it
+ * (their union is the site's outline: `siteOutline`).
  */
 export function resolveScenarioOverlaps<
   T extends { geometry: { coordinates: number[][][][] }; properties: { scenario: string; area_m2: number } },
->(features: T[], order: readonly string[], minOverlap = 0.5): { kept: T[]; folded: Map<T, string[]> } {
+>(
+  features: T[],
+  order: readonly string[],
+  minOverlap = 0.5,
+): { kept: T[]; folded: Map<T, string[]>; absorbed: Map<T, T[]> } {
   const rank = (f: T) => order.indexOf(f.properties.scenario);
   const ranked = features.filter((f) => rank(f) >= 0).sort((a, b) => rank(a) - rank(b));
   const folded = new Map<T, string[]>();
+  const absorbed = new Map<T, T[]>();
   const dropped = new Set<T>();
   const boxes = new Map(ranked.map((f) => [f, bboxOf(f.geometry.coordinates as PolygonCoords[])] as const));
   for (let i = 0; i < ranked.length; i++) {
@@ -259,8 +265,27 @@ export function resolveScenarioOverlaps<
       if (area >= minOverlap * Math.min(a.properties.area_m2, b.properties.area_m2)) {
         dropped.add(b);
         folded.set(a, [...(folded.get(a) ?? []), b.properties.scenario]);
+        absorbed.set(a, [...(absorbed.get(a) ?? []), b]);
       }
     }
   }
-  return { kept: features.filter((f) => !dropped.has(f)), folded };
+  return { kept: features.filter((f) => !dropped.has(f)), folded, absorbed };
+}
+
+/**
+ * A site's outline: the union of the kept clue and the clues folded into it (lon/lat
+ * multipolygon). `null` when nothing was folded or the union is empty.
+ */
+export function siteOutline(
+  kept: { geometry: { coordinates: number[][][][] } },
+  absorbed: readonly { geometry: { coordinates: number[][][][] } }[] | undefined,
+): PolygonCoords[] | null {
+  if (!absorbed?.length) return null;
+  const u = turf.union(
+    turf.featureCollection(
+      [kept, ...absorbed].map((f) => toFeature(f.geometry.coordinates as PolygonCoords[])),
+    ),
+  ) as Geo | null;
+  const coords = coordsOf(u);
+  return coords.length ? coords : null;
 }
