@@ -123,14 +123,17 @@ export function reportMarkdown(report: EvalReport): string {
       `| ${d.detector} | ${f2(n.precision)} | ${f2(n.recall)} | ${f2(n.f1)} | ${n.tp} | ${n.fp} | ${n.fn} |`,
     );
   }
-  lines.push(
-    '',
-    '## By condition (object F1 / precision / recall)',
-    '',
-    `| detector | ${report.conditions.join(' | ')} |`,
-    `|---|${report.conditions.map(() => '---').join('|')}|`,
-  );
-  const byCondition = (of: (d: EvalReport['detectors'][number]) => Record<string, Scores> | undefined) => {
+  const byCondition = (
+    title: string,
+    of: (d: EvalReport['detectors'][number]) => Record<string, Scores> | undefined,
+  ) => {
+    lines.push(
+      '',
+      `## ${title} (object F1 / precision / recall)`,
+      '',
+      `| detector | ${report.conditions.join(' | ')} |`,
+      `|---|${report.conditions.map(() => '---').join('|')}|`,
+    );
     for (const d of report.detectors) {
       const per = of(d);
       if (!per) continue;
@@ -144,15 +147,8 @@ export function reportMarkdown(report: EvalReport): string {
       );
     }
   };
-  byCondition((d) => d.conditions);
-  lines.push(
-    '',
-    '## By condition, multi-label (object F1 / precision / recall)',
-    '',
-    `| detector | ${report.conditions.join(' | ')} |`,
-    `|---|${report.conditions.map(() => '---').join('|')}|`,
-  );
-  byCondition((d) => d.namedConditions);
+  byCondition('By condition', (d) => d.conditions);
+  byCondition('By condition, multi-label', (d) => d.namedConditions);
   lines.push(
     '',
     '## Precision–recall over thresholds',

@@ -52,6 +52,14 @@ function headline(m: Metrics | null | undefined, summary: Record<string, unknown
   return Object.entries(o).filter(([, v]) => typeof v === 'number') as [string, number][];
 }
 
+/** A two-column table of named figures. */
+const factsTable = (id: string, rows: [string, number][]) =>
+  h(
+    'table',
+    { class: 'facts', id },
+    rows.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, fmt(v)))),
+  );
+
 const asArray = <T>(v: unknown, key: string): T[] =>
   Array.isArray(v) ? (v as T[]) : (((v as Record<string, unknown> | null)?.[key] as T[] | undefined) ?? []);
 
@@ -192,23 +200,10 @@ export async function renderDetectors(ctx: Ctx, root: HTMLElement): Promise<void
     ),
     h('h4', {}, t.metrics),
     metricRows.length
-      ? h(
-          'table',
-          { class: 'facts', id: 'metrics' },
-          metricRows.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, fmt(v)))),
-        )
+      ? factsTable('metrics', metricRows)
       : h('p', { class: 'muted', id: 'metrics' }, t.noData),
     multiRows.length
-      ? h(
-          'section',
-          {},
-          h('h4', {}, t.multiLabel),
-          h(
-            'table',
-            { class: 'facts', id: 'metrics-multi-label' },
-            multiRows.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, fmt(v)))),
-          ),
-        )
+      ? h('section', {}, h('h4', {}, t.multiLabel), factsTable('metrics-multi-label', multiRows))
       : null,
     curve.length
       ? h(
