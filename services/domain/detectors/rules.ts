@@ -243,7 +243,6 @@ export function resolveScenarioOverlaps<
 ): { kept: T[]; folded: Map<T, string[]>; absorbed: Map<T, T[]> } {
   const rank = (f: T) => order.indexOf(f.properties.scenario);
   const ranked = features.filter((f) => rank(f) >= 0).sort((a, b) => rank(a) - rank(b));
-  const folded = new Map<T, string[]>();
   const absorbed = new Map<T, T[]>();
   const dropped = new Set<T>();
   const boxes = new Map(ranked.map((f) => [f, bboxOf(f.geometry.coordinates as PolygonCoords[])] as const));
@@ -264,11 +263,11 @@ export function resolveScenarioOverlaps<
       const area = multiPolygonAreaM2(coordsOf(inter));
       if (area >= minOverlap * Math.min(a.properties.area_m2, b.properties.area_m2)) {
         dropped.add(b);
-        folded.set(a, [...(folded.get(a) ?? []), b.properties.scenario]);
         absorbed.set(a, [...(absorbed.get(a) ?? []), b]);
       }
     }
   }
+  const folded = new Map([...absorbed].map(([a, bs]) => [a, bs.map((b) => b.properties.scenario)] as const));
   return { kept: features.filter((f) => !dropped.has(f)), folded, absorbed };
 }
 
