@@ -52,6 +52,15 @@ async function transactionOnce<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => 
       retryable: true,
     });
   }
+  // pg-pool drops its idle error listener while a client is checked out: a connection lost
+  // between two queries of the transaction (server restart, pg_terminate_backend) would emit an
+  // 'error' nobody listens to and crash the process. Keep it instead; the next query fails and
+  // the client is destroyed on release rather than returned to the pool.
+  let lost: Error | undefined;
+  const onError = (err: Error) => {
+    lost = err;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
@@ -61,7 +70,8 @@ async function transactionOnce<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => 
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {
-    client.release();
+    client.removeListener('error', onError);
+    client.release(lost);
   }
 }
 
