@@ -260,7 +260,8 @@ export function pooledLoco(rows: LocoRow[]): { model: LocoRow['model']; cva: Loc
   return { model: pooled('model'), cva: pooled('cva') };
 }
 
-function sampleCity(city: City, rand: () => number, cap: { pos: number; neg: number }) {
+/** Up to `cap` changed and unchanged valid pixels of a city, drawn with `rand` (changed first). */
+export function sampleCity(city: City, rand: () => number, cap: { pos: number; neg: number }) {
   const pos: number[] = [];
   const neg: number[] = [];
   for (let i = 0; i < city.labels.length; i++) {

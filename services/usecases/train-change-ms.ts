@@ -17,6 +17,7 @@ import {
   type LocoRow,
   loadOscdCity,
   pooledLoco,
+  sampleCity,
   scoreHeldOut,
 } from './train-change-conv.ts';
 
@@ -402,16 +403,7 @@ export async function fitChangeMs(
     const ys: number[] = [];
     const ws: number[] = [];
     cities.forEach((c, ci) => {
-      const pos: number[] = [];
-      const neg: number[] = [];
-      for (let i = 0; i < c.labels.length; i++) {
-        if (!c.valid[i]) continue;
-        (c.labels[i] ? pos : neg).push(i);
-      }
-      const pick = (a: number[], k: number) =>
-        a.length <= k ? a : Array.from({ length: k }, () => a[Math.floor(rand() * a.length)]!);
-      const P = pick(pos, opts.pos ?? 10000);
-      const N = pick(neg, opts.neg ?? 30000);
+      const { pos: P, neg: N } = sampleCity(c, rand, { pos: opts.pos ?? 10000, neg: opts.neg ?? 30000 });
       // Each city weighs the same; within a city, changed and unchanged pixels weigh half each.
       for (const [set, label] of [
         [P, 1],
