@@ -16,8 +16,8 @@ import {
 import { SCENARIO_PRECEDENCE } from '../domain/detectors/scenarios.ts';
 import type { AnalysisTile } from '../domain/geo/analysis-grid.ts';
 import { multiPolygonAreaM2, type PolygonCoords } from '../domain/geo/area.ts';
-import { toLonLatFn } from '../domain/geo/crs.ts';
-import { pixelToMap } from '../domain/geo/grid.ts';
+import { isGeographic, toLonLatFn } from '../domain/geo/crs.ts';
+import { type Grid, pixelToMap } from '../domain/geo/grid.ts';
 import { CANONICAL_BANDS, type CanonicalBand } from '../domain/imagery/bands.ts';
 import { matchMeanStd } from '../domain/imagery/radiometry.ts';
 import { type ClueFeature, roundArea, toClueFeature } from './detect-pair.ts';
@@ -291,7 +291,7 @@ export function cluesFromProbability(a: {
         maxDistanceM: m.zoning.maxDistanceM,
       },
       a.zones.features,
-      { afterFrom: a.windows.after.from, minAreaM2 },
+      { afterFrom: a.windows.after.from, minAreaM2, pixelM: pixelSizeM(a.tile.grid) },
     );
     if (!outcome.coordinates) {
       dropped++;
@@ -303,6 +303,11 @@ export function cluesFromProbability(a: {
     features.push(f);
   }
   return { features, dropped };
+}
+
+/** Pixel size in metres of a projected analysis grid (undefined for a geographic one). */
+export function pixelSizeM(grid: Grid): number | undefined {
+  return isGeographic(grid.epsg) ? undefined : grid.resX;
 }
 
 // The detection margin lives with polygonize in the domain; re-exported for eval and tools.
@@ -389,7 +394,7 @@ export async function detectTile(args: {
     if (d.manifest.zoning.rule !== 'none')
       dropped.push({ scenario: d.manifest.id, rule: d.manifest.zoning.rule, count: r.dropped });
   }
-  const kept = resolveSites(features, detectors, zones, windows);
+  const kept = resolveSites(features, detectors, zones, windows, pixelSizeM(tile.grid));
   const merged = new Map<string, number>();
   for (const f of features)
     if (!kept.original.has(f))
@@ -405,7 +410,7 @@ export async function detectTile(args: {
  * so a specific clue that saw only part of a site (a pit dug past a mining permit, seen whole
  * by the grassland detector) still outlines all of it. A permit-based rule (`after-deadline`:
  * mines, temporary land) is applied again to that union, so a clue never grows back over a valid
- * permit of its own scenario. Kept clues that absorbed others are new features (areas, priority
+ * permit of its own scenario (`pixelM`: the analysis pixel size, for the rule's width test). Kept clues that absorbed others are new features (areas, priority
  * and zones of the outline); `features` are not changed. `original`: the input features kept.
  */
 export function resolveSites(
@@ -413,6 +418,7 @@ export function resolveSites(
   detectors: readonly LoadedDetector[],
   zones: TileZones,
   windows: { after: { from: string } },
+  pixelM?: number,
 ): { features: ClueFeature[]; original: Set<ClueFeature> } {
   const { kept, folded, absorbed } = resolveScenarioOverlaps(features, SCENARIO_PRECEDENCE);
   const out = kept.map((f) => {
@@ -435,7 +441,7 @@ export function resolveSites(
           maxDistanceM: m.zoning.maxDistanceM,
         },
         zones.features,
-        { afterFrom: windows.after.from, minAreaM2: m.minAreaM2 },
+        { afterFrom: windows.after.from, minAreaM2: m.minAreaM2, pixelM },
       );
       if (!outcome.coordinates) return site;
       coordinates = outcome.coordinates;

@@ -4,7 +4,13 @@ import type { AnalysisTile } from '../domain/geo/analysis-grid.ts';
 import { toLonLatFn } from '../domain/geo/crs.ts';
 import { pixelToMap } from '../domain/geo/grid.ts';
 import type { ClueFeature } from './detect-pair.ts';
-import { cluesFromProbability, detectionValid, probabilityFor, resolveSites } from './detect-tile.ts';
+import {
+  cluesFromProbability,
+  detectionValid,
+  pixelSizeM,
+  probabilityFor,
+  resolveSites,
+} from './detect-tile.ts';
 import {
   type Condition,
   conditionPair,
@@ -404,7 +410,7 @@ export async function evaluate(options: {
       const prModel = options.prModel ?? 'any';
       // Sites as a patrol keeps them (detectTile's resolveSites): one clue per site, whole outline.
       const sites = (features: ClueFeature[]) =>
-        resolveSites(features, options.detectors, zones, region.windows).features;
+        resolveSites(features, options.detectors, zones, region.windows, pixelSizeM(tile.grid)).features;
       const others = (d: LoadedDetector) =>
         options.detectors.filter((o) => o !== d).flatMap((o) => base.get(o)!);
       const resolvedFor = (d: LoadedDetector, own: ClueFeature[]) =>

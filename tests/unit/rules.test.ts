@@ -18,6 +18,16 @@ const square = (x: number, y: number, side: number): PolygonCoords => [
     [x, y],
   ],
 ];
+/** A lon/lat rectangle from (x0, y0) to (x1, y1), counter-clockwise. */
+const rect = (x0: number, y0: number, x1: number, y1: number): PolygonCoords => [
+  [
+    [x0, y0],
+    [x1, y0],
+    [x1, y1],
+    [x0, y1],
+    [x0, y0],
+  ],
+];
 // ~0.001° ≈ 111 m north, ≈ 72 m east at 49.4°N.
 const det = [square(117.7, 49.4, 0.002)];
 const detArea = multiPolygonAreaM2(det);
@@ -136,6 +146,79 @@ describe('zoning rules', () => {
     const r = applyZoningRule(det, { rule: 'outside', layer: 'mining_permit' }, [permit], opts);
     expect(r.coordinates).toBeNull();
     expect(r.areaM2).toBeLessThan(1000);
+  });
+
+  it('what is left once valid permits are cut out must be two pixels wide and half the MMU', () => {
+    const spec = { rule: 'after-deadline' as const, layer: 'temporary_land_permit' as const };
+    // A valid permit of about 72 × 111 m.
+    const permit = zone('1', 'temporary_land_permit', rect(117.7, 49.4, 117.701, 49.401), {
+      permit_no: 'LS-2024-003',
+      reclaim_by: '2026-10-31',
+    });
+    // The yard seen one pixel too wide all round (misregistration): a ring about 7.5 m wide and
+    // 2,700 m² around the permit, over the MMU, but nowhere two pixels wide.
+    const ring = [rect(117.6999, 49.39993, 117.7011, 49.40107)];
+    expect(multiPolygonAreaM2(ring) - multiPolygonAreaM2(permit.coordinates)).toBeGreaterThan(2000);
+    const outside = applyZoningRule(ring, spec, [permit], opts);
+    expect(outside.coordinates).toBeNull();
+    expect(outside.reason).toMatch(/narrower than two pixels/);
+    // The yard and a compact spill east of it of about 25 × 28 m (700 m²): under the MMU, but the
+    // disturbance as a whole is over it and the spill is wide, so the spill is the clue.
+    const spill: PolygonCoords[] = [
+      [
+        [
+          [117.7, 49.4],
+          [117.70135, 49.4],
+          [117.70135, 49.40025],
+          [117.701, 49.40025],
+          [117.701, 49.401],
+          [117.7, 49.401],
+          [117.7, 49.4],
+        ],
+      ],
+    ];
+    const clue = applyZoningRule(spill, spec, [permit], opts);
+    expect(clue.coordinates).not.toBeNull();
+    expect(clue.areaM2).toBeGreaterThan(600);
+    expect(clue.areaM2).toBeLessThan(800);
+    // At 20 m pixels the same spill is not two pixels wide.
+    expect(applyZoningRule(spill, spec, [permit], { ...opts, pixelM: 20 }).coordinates).toBeNull();
+    // Under half the MMU (about 15 × 17 m), it is dropped however compact.
+    const small: PolygonCoords[] = [
+      [
+        [
+          [117.7, 49.4],
+          [117.7012, 49.4],
+          [117.7012, 49.40015],
+          [117.701, 49.40015],
+          [117.701, 49.401],
+          [117.7, 49.401],
+          [117.7, 49.4],
+        ],
+      ],
+    ];
+    expect(applyZoningRule(small, spec, [permit], opts).coordinates).toBeNull();
+  });
+
+  it('the part of a detection inside a layer, cut at its edge, must be two pixels wide and half the MMU', () => {
+    const spec = { rule: 'inside' as const, layer: 'forest_land' as const };
+    // A clearing of about 145 × 222 m whose east edge overlaps a forest by 7 m: 1,600 m² inside,
+    // over the MMU but one pixel wide (a misregistered forest edge).
+    const clearing = [rect(117.7, 49.4, 117.702, 49.402)];
+    const strip = applyZoningRule(
+      clearing,
+      spec,
+      [zone('1', 'forest_land', rect(117.7019, 49.39, 117.71, 49.41))],
+      opts,
+    );
+    expect(strip.coordinates).toBeNull();
+    expect(strip.reason).toMatch(/part inside forest_land narrower than two pixels/);
+    // A corner of about 25 × 28 m (700 m²) inside the forest: under the MMU, compact, kept.
+    const corner = zone('2', 'forest_land', rect(117.70165, 49.39, 117.71, 49.40025));
+    const r = applyZoningRule(clearing, spec, [corner], opts);
+    expect(r.coordinates).not.toBeNull();
+    expect(r.areaM2).toBeGreaterThan(600);
+    expect(r.areaM2).toBeLessThan(800);
   });
 
   it('keeps holes of the detection', () => {

@@ -115,6 +115,22 @@ function ref(z: ZoneRecord, deadlineField?: string): ZoneRef {
   return r;
 }
 
+/**
+ * A detection cut at a zone's edge (by an `inside` rule's layer, or by lawful permits) keeps
+ * what is left only if it is at least this share of the minimum mapping unit (the whole
+ * detection having reached it) and, part by part, at least two pixels wide. Chosen on
+ * calibration seeds 31–42 (docs/detectors-eval/clipped-parts.md).
+ */
+export const CLIPPED_MIN_AREA_FRACTION = 0.5;
+/** Analysis pixel size (m) when the caller does not give one. */
+const DEFAULT_PIXEL_M = 10;
+
+/** Whether something of polygon `p` is left after an inward buffer of `radiusM`. */
+function hasCore(p: PolygonCoords, radiusM: number): boolean {
+  const core = turf.buffer(turf.polygon(p), -radiusM, { units: 'meters' }) as Geo | undefined;
+  return !!core && coordsOf(core).length > 0;
+}
+
 /** Drop sliver parts left by clipping (less than `minPartM2`). */
 function dropSlivers(coords: PolygonCoords[], minPartM2: number): PolygonCoords[] {
   return coords.filter((p) => multiPolygonAreaM2([p]) >= minPartM2);
@@ -123,13 +139,15 @@ function dropSlivers(coords: PolygonCoords[], minPartM2: number): PolygonCoords[
 /**
  * Apply a scenario's zoning rule to one detected polygon.
  * @param afterFrom first day of the after window (ISO date): a deadline before it has passed.
- * @param minAreaM2 the detector's minimum mapping unit, applied again to the clipped part.
+ * @param minAreaM2 the detector's minimum mapping unit. Where the rule cut the detection (at the
+ *   layer's edge, or lawful permits out of it), what is left must be half of it and two pixels
+ *   (`pixelM`, default 10 m) wide (CLIPPED_MIN_AREA_FRACTION).
  */
 export function applyZoningRule(
   detection: PolygonCoords[],
   spec: RuleSpec,
   zones: readonly ZoneRecord[],
-  options: { afterFrom: string; minAreaM2: number },
+  options: { afterFrom: string; minAreaM2: number; pixelM?: number },
 ): RuleOutcome {
   const area = multiPolygonAreaM2(detection);
   if (spec.rule === 'none' || !spec.layer) {
@@ -169,6 +187,7 @@ export function applyZoningRule(
   }
 
   let kept: PolygonCoords[];
+  let clipped = false;
   if (spec.rule === 'inside') {
     if (!touching.length)
       return { coordinates: null, areaM2: 0, zones: refs, reason: `outside ${spec.layer}` };
@@ -181,6 +200,8 @@ export function applyZoningRule(
       parts.length > 1
         ? coordsOf(turf.union(turf.featureCollection(parts.map((p) => turf.polygon(p)))) as Geo | null)
         : parts;
+    // Cut at the layer's edge (more than 0.1 % of the detection outside it).
+    clipped = kept.length > 0 && multiPolygonAreaM2(kept) < area * 0.999;
   } else {
     // `outside`: every feature of the layer makes the change lawful; `after-deadline`: only
     // features whose deadline has not passed at the start of the after window (or have none).
@@ -193,6 +214,7 @@ export function applyZoningRule(
           });
     if (!lawful.length) kept = detection;
     else {
+      clipped = true;
       let rest: Geo | null = det;
       for (const z of lawful) {
         if (!rest) break;
@@ -202,15 +224,33 @@ export function applyZoningRule(
     }
   }
   kept = dropSlivers(kept, Math.min(100, options.minAreaM2));
+  let floor = options.minAreaM2;
+  if (clipped && area >= options.minAreaM2) {
+    // What is left of a detection cut at a zone's edge (the part inside the layer, or what
+    // lawful permits leave): the MMU already held for the disturbance, so the unlawful part need
+    // only be half of it, but it must be at least two pixels wide somewhere. An edge
+    // misregistered by a pixel leaves strips one or two pixels wide all along it: not clues.
+    floor = options.minAreaM2 * CLIPPED_MIN_AREA_FRACTION;
+    const core = options.pixelM ?? DEFAULT_PIXEL_M;
+    kept = kept.filter((p) => hasCore(p, core));
+  }
   const keptArea = kept.length ? multiPolygonAreaM2(kept) : 0;
-  if (!kept.length || keptArea < options.minAreaM2) {
+  if (!kept.length || keptArea < floor) {
+    const small = 'narrower than two pixels or under half the minimum mapping unit';
     const why =
       spec.rule === 'inside'
-        ? `part inside ${spec.layer} below the minimum mapping unit`
+        ? clipped
+          ? `part inside ${spec.layer} ${small}`
+          : `part inside ${spec.layer} below the minimum mapping unit`
         : spec.rule === 'outside'
           ? `inside ${spec.layer}`
           : `inside a ${spec.layer} within its ${deadlineField}`;
-    return { coordinates: null, areaM2: keptArea, zones: refs, reason: why };
+    return {
+      coordinates: null,
+      areaM2: keptArea,
+      zones: refs,
+      reason: clipped && spec.rule !== 'inside' ? `${why}; what lies outside is ${small}` : why,
+    };
   }
   return { coordinates: kept, areaM2: keptArea, zones: refs, reason: null };
 }
