@@ -101,6 +101,26 @@ describe('workspace (prosecutor)', () => {
     expect(hashParam(page, 'scenario')).toBeNull();
   });
 
+  it('lists clues that also concern a scenario when asked, on the list and the map', async () => {
+    await page.selectOption('#f-scenario', ['grassland']);
+    await page.waitForFunction(() => !document.querySelector('#clue-list[aria-busy="true"]'));
+    const own = await page.locator('#clue-list li[data-clue-id]').count();
+    // The temporary-land site the grassland detector found too (its also_scenarios).
+    await page.check('#f-also');
+    await expect.poll(() => page.locator('#clue-list li[data-clue-id]').count(), POLL).toBe(own + 1);
+    expect(hashParam(page, 'also')).toBe('1');
+    const tileUrl = await page.evaluate(() => {
+      const m = (window as unknown as { __skypatrolMap?: { getSource(id: string): { tiles?: string[] } } })
+        .__skypatrolMap;
+      return m?.getSource('clues')?.tiles?.[0] ?? '';
+    });
+    expect(tileUrl).toContain('concerns=grassland');
+    expect(tileUrl).not.toContain('scenario=');
+    await page.click('#f-reset');
+    await expect.poll(() => page.locator('#clue-list li[data-clue-id]').count(), POLL).toBe(CLUES_IN_A);
+    expect(hashParam(page, 'also')).toBeNull();
+  });
+
   it('opens a clue with areas, zoning overlaps with the permit, history, and both comparison modes', async () => {
     const id = (await db.pool.query<{ id: number }>("SELECT id FROM clues WHERE scenario = 'temporary-land'"))
       .rows[0]!.id;

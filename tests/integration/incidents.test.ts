@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getClue } from '../../services/adapters/postgis/clue-store.ts';
+import { getClue, queryClues } from '../../services/adapters/postgis/clue-store.ts';
 import { finalizeRun, writeTileDetections } from '../../services/adapters/postgis/incident-store.ts';
+import { clueConditions, SqlArgs } from '../../services/adapters/postgis/mvt-store.ts';
 import {
   createRun,
   getRun,
@@ -324,5 +325,36 @@ describe('a site several scenarios found', () => {
     );
     expect(other).toHaveLength(1);
     expect((await getClue(db.pool, other[0]!.id))?.properties.also_scenarios).toEqual([]);
+
+    // Stored on the clue (kept by the detections trigger through the merge across the tile
+    // border): the clue the other half was merged into keeps nothing of it.
+    const { rows: stored } = await db.pool.query<{ id: number; also: string[]; merged: boolean }>(
+      `SELECT id, also_scenarios AS also, merged_into IS NOT NULL AS merged FROM clues
+        WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(117.7, 49.3504), 4326)) ORDER BY id`,
+    );
+    expect(stored.filter((r) => !r.merged).map((r) => r.also)).toEqual([['river', 'wetland']]);
+    for (const r of stored.filter((r) => r.merged)) expect(r.also).toEqual([]);
+
+    // Filters: "concerns wetland" finds the site (its own scenario is another), not the other one.
+    const concerns = await queryClues(db.pool, { concerns: 'wetland', limit: 1000, offset: 0 });
+    const ids = concerns.rows.map((r) => r.id);
+    expect(ids).toContain(rows[0]!.id);
+    expect(ids).not.toContain(other[0]!.id);
+    for (const r of concerns.rows)
+      expect([r.properties.scenario, ...(r.properties.also_scenarios as string[])]).toContain('wetland');
+    const byScenario = await queryClues(db.pool, { scenario: 'wetland', limit: 1000, offset: 0 });
+    expect(byScenario.rows.map((r) => r.id)).not.toContain(rows[0]!.id);
+    const args = new SqlArgs();
+    const where = clueConditions({ concerns: ['river', 'forest-encroachment'] }, args);
+    const { rows: tiles } = await db.pool.query<{ id: number }>(
+      `SELECT c.id FROM clues c WHERE c.merged_into IS NULL AND ${where.join(' AND ')}`,
+      args.values,
+    );
+    expect(tiles.map((r) => r.id)).toContain(rows[0]!.id);
+    expect(tiles.map((r) => r.id)).not.toContain(other[0]!.id);
+
+    // A detection deleted (its run deleted) takes its scenarios off the clue.
+    await db.pool.query('DELETE FROM detections WHERE clue_id = $1', [rows[0]!.id]);
+    expect((await getClue(db.pool, rows[0]!.id))?.properties.also_scenarios).toEqual([]);
   });
 });

@@ -36,6 +36,8 @@ const zh = {
   any: '全部',
   reset: '重置',
   inView: '仅当前视野',
+  alsoFilter: '含同时涉及',
+  alsoFilterHint: '按类型筛选时，也列出主类型不同但同时涉及该类型的线索（如湿地内的河道线索）',
   sort: '排序',
   sortNewest: '最新发现',
   sortConfidence: '置信度从高到低',
@@ -220,6 +222,9 @@ const en: Strings = {
   any: 'Any',
   reset: 'Reset',
   inView: 'Map view only',
+  alsoFilter: 'Include “also concerns”',
+  alsoFilterHint:
+    'When filtering by type, also list clues of another type that also concern it (e.g. a river clue in a wetland reserve)',
   sort: 'Sort',
   sortNewest: 'Newest first',
   sortConfidence: 'Confidence, high first',

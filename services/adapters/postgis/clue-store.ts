@@ -59,6 +59,8 @@ export async function insertClues(
 export interface ClueQuery {
   bbox?: [number, number, number, number];
   scenario?: string;
+  /** Clues of this scenario or that also concern it (`also_scenarios`). */
+  concerns?: string;
   status?: string;
   /** Clues whose [first_seen, last_seen] intersects this interval (open ends allowed). */
   from?: string;
@@ -77,12 +79,11 @@ export interface ClueRow {
  * SQL for a clue's `also_scenarios` (`clue`: how the query names the clues row): the other
  * scenarios whose detectors found the same site and were folded into this clue (a wetland
  * filled inside a river management area is a river clue that also concerns the wetland
- * reserve), from its detections' properties, sorted, once each.
+ * reserve), sorted, once each. Stored on the clue, kept from its detections' properties by the
+ * trigger of migration 1765200000000.
  */
 export function alsoScenariosSql(clue: string): string {
-  return `ARRAY(SELECT DISTINCT s FROM detections d,
-               jsonb_array_elements_text(COALESCE(d.properties->'also_scenarios', '[]'::jsonb)) s
-         WHERE d.clue_id = ${clue}.id AND s <> ${clue}.scenario ORDER BY s)`;
+  return `${clue}.also_scenarios`;
 }
 
 /** A clue's columns, with `also_scenarios`. */
@@ -117,6 +118,10 @@ export async function queryClues(
   if (scoped) where.push(scoped);
   if (q.bbox) where.push(`geom && ST_MakeEnvelope(${q.bbox.map(arg).join(', ')}, 4326)`);
   if (q.scenario) where.push(`scenario = ${arg(q.scenario)}`);
+  if (q.concerns) {
+    const c = arg(q.concerns);
+    where.push(`(scenario = ${c} OR also_scenarios @> ARRAY[${c}::text])`);
+  }
   if (q.status) where.push(`status = ${arg(q.status)}`);
   if (q.from) where.push(`last_seen >= ${arg(q.from)}::date`);
   if (q.to) where.push(`first_seen <= ${arg(q.to)}::date`);

@@ -36,6 +36,8 @@ export type VectorLayer = 'clues' | 'coverage' | 'zones';
 /** Filters shared by clue tiles, exports and statistics. */
 export interface ClueFilter {
   scenario?: string[];
+  /** Clues of one of these scenarios or that also concern one of them (`also_scenarios`). */
+  concerns?: string[];
   status?: string[];
   minConfidence?: number;
   /** Clues whose [first_seen, last_seen] intersects [from, to] (either end may be open). */
@@ -86,6 +88,10 @@ export function countyAdcodeSql(t = 'c'): string {
 export function clueConditions(f: ClueFilter, args: SqlArgs, t = 'c'): string[] {
   const w: string[] = [];
   if (f.scenario?.length) w.push(`${t}.scenario = ANY(${args.add(f.scenario)}::text[])`);
+  if (f.concerns?.length) {
+    const c = args.add(f.concerns);
+    w.push(`(${t}.scenario = ANY(${c}::text[]) OR ${t}.also_scenarios && ${c}::text[])`);
+  }
   if (f.status?.length) w.push(`${t}.status = ANY(${args.add(f.status)}::text[])`);
   if (f.minConfidence !== undefined) w.push(`${t}.confidence >= ${args.add(f.minConfidence)}::real`);
   if (f.from) w.push(`${t}.last_seen >= ${args.add(f.from)}::date`);

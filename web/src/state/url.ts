@@ -13,6 +13,8 @@ export type Sort = '-last_seen' | '-confidence' | '-area' | '-priority';
 
 export interface Filters {
   scenario: string[];
+  /** Scenario filter matches clues that also concern a scenario (their `also_scenarios`) too. */
+  also: boolean;
   status: string[];
   county: string;
   from: string;
@@ -46,6 +48,7 @@ export interface UrlState {
 
 export const emptyFilters = (): Filters => ({
   scenario: [],
+  also: false,
   status: [],
   county: '',
   from: '',
@@ -102,6 +105,7 @@ export function parse(hash: string): UrlState {
     sort: oneOf(p.get('sort'), ['-last_seen', '-confidence', '-area', '-priority'] as const, d.sort),
     filters: {
       scenario: list(p.get('scenario')),
+      also: p.get('also') === '1',
       status: list(p.get('status')),
       county: /^[0-9]{6,12}$/.test(p.get('county') ?? '') ? (p.get('county') as string) : '',
       from: date(p.get('from')),
@@ -152,6 +156,7 @@ export function serialize(st: UrlState): string {
   set('sort', st.sort, d.sort);
   const f = st.filters;
   set('scenario', f.scenario.join(','));
+  if (f.also) p.set('also', '1');
   set('status', f.status.join(','));
   set('county', f.county);
   set('from', f.from);
@@ -179,7 +184,8 @@ export function serialize(st: UrlState): string {
 /** The query parameters of /web/clues and /tiles/clues for these filters. */
 export function filterParams(f: Filters): Record<string, string | number | undefined> {
   return {
-    scenario: f.scenario.join(',') || undefined,
+    // "Also concerns": a river clue on a filled wetland is listed under wetland too.
+    [f.also ? 'concerns' : 'scenario']: f.scenario.join(',') || undefined,
     status: f.status.join(',') || undefined,
     county: f.county || undefined,
     from: f.from || undefined,

@@ -265,6 +265,17 @@ export function renderSide(ctx: Ctx, root: HTMLElement): void {
         { class: 'row' },
         h(
           'label',
+          { class: 'check', title: t.alsoFilterHint },
+          h('input', {
+            id: 'f-also',
+            type: 'checkbox',
+            checked: f.also,
+            onchange: (e: Event) => set({ also: (e.target as HTMLInputElement).checked }),
+          }),
+          t.alsoFilter,
+        ),
+        h(
+          'label',
           { class: 'check' },
           h('input', {
             id: 'f-inview',

@@ -29,6 +29,12 @@ export async function clueRoutes(app: FastifyInstance): Promise<void> {
         querystring: Type.Object({
           bbox: Type.Optional(Type.String({ description: 'west,south,east,north (EPSG:4326)' })),
           scenario: Type.Optional(Type.String({ pattern: '^[a-z0-9_-]{1,64}$', description: 'scenario id' })),
+          concerns: Type.Optional(
+            Type.String({
+              pattern: '^[a-z0-9_-]{1,64}$',
+              description: 'scenario id: clues of this scenario or that also concern it (also_scenarios)',
+            }),
+          ),
           status: Type.Optional(Type.String({ enum: [...CLUE_STATUSES] })),
           limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
           offset: Offset,
@@ -39,6 +45,7 @@ export async function clueRoutes(app: FastifyInstance): Promise<void> {
       const q = req.query as {
         bbox?: string;
         scenario?: string;
+        concerns?: string;
         status?: string;
         limit: number;
         offset: number;
@@ -46,6 +53,7 @@ export async function clueRoutes(app: FastifyInstance): Promise<void> {
       const { total, rows } = await queryCluesFor(req, app.deps.pool, {
         ...(q.bbox ? { bbox: parseBbox(q.bbox) } : {}),
         ...(q.scenario ? { scenario: q.scenario } : {}),
+        ...(q.concerns ? { concerns: q.concerns } : {}),
         ...(q.status ? { status: q.status } : {}),
         limit: q.limit,
         offset: q.offset,

@@ -20,6 +20,13 @@ export const ClueFilterQuery = {
       description: 'scenario id(s), comma-separated',
     }),
   ),
+  concerns: Type.Optional(
+    Type.String({
+      pattern: '^[a-z0-9_-]{1,64}(,[a-z0-9_-]{1,64}){0,15}$',
+      description:
+        'scenario id(s), comma-separated: clues of these scenarios or that also concern them (also_scenarios)',
+    }),
+  ),
   status: Type.Optional(
     Type.String({ pattern: list(CLUE_STATUSES), description: 'status(es), comma-separated' }),
   ),
@@ -31,6 +38,7 @@ export const ClueFilterQuery = {
 
 export interface ClueFilterParams {
   scenario?: string;
+  concerns?: string;
   status?: string;
   min_confidence?: number;
   from?: string;
@@ -44,6 +52,7 @@ export function toClueFilter(q: ClueFilterParams): ClueFilter {
   checkDates(q.from, q.to);
   return {
     ...(q.scenario ? { scenario: q.scenario.split(',') } : {}),
+    ...(q.concerns ? { concerns: q.concerns.split(',') } : {}),
     ...(q.status ? { status: q.status.split(',') } : {}),
     ...(q.min_confidence !== undefined ? { minConfidence: q.min_confidence } : {}),
     ...(q.from ? { from: q.from } : {}),
