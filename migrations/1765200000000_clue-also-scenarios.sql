@@ -20,14 +20,30 @@ CREATE FUNCTION skypatrol_clue_also_scenarios(clue bigint) RETURNS void
    WHERE c.id = clue AND c.also_scenarios IS DISTINCT FROM a.list
 $$;
 
+-- A detection added to a clue merges its scenarios into the clue's list (no scan of the clue's
+-- other detections, and nothing at all for the many detections no other scenario claimed); one
+-- taken off a clue (clues merging, a run deleted) or changed makes that clue's list be computed
+-- again from what is left.
 CREATE FUNCTION skypatrol_detection_also_scenarios() RETURNS trigger
   LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP <> 'DELETE' AND NEW.clue_id IS NOT NULL THEN
-    PERFORM skypatrol_clue_also_scenarios(NEW.clue_id);
+  IF TG_OP <> 'DELETE' AND NEW.clue_id IS NOT NULL
+     AND jsonb_typeof(NEW.properties->'also_scenarios') = 'array'
+     AND jsonb_array_length(NEW.properties->'also_scenarios') > 0 THEN
+    UPDATE clues c SET also_scenarios = ARRAY(
+        SELECT DISTINCT s FROM unnest(c.also_scenarios || ARRAY(
+                 SELECT jsonb_array_elements_text(NEW.properties->'also_scenarios'))) s
+         WHERE s <> c.scenario ORDER BY s)
+     WHERE c.id = NEW.clue_id
+       AND NOT c.also_scenarios @> ARRAY(
+             SELECT s FROM jsonb_array_elements_text(NEW.properties->'also_scenarios') s
+              WHERE s <> c.scenario);
   END IF;
   IF TG_OP <> 'INSERT' AND OLD.clue_id IS NOT NULL
-     AND (TG_OP = 'DELETE' OR OLD.clue_id IS DISTINCT FROM NEW.clue_id) THEN
+     AND (TG_OP = 'DELETE' OR OLD.clue_id IS DISTINCT FROM NEW.clue_id
+          OR OLD.properties IS DISTINCT FROM NEW.properties)
+     AND jsonb_typeof(OLD.properties->'also_scenarios') = 'array'
+     AND jsonb_array_length(OLD.properties->'also_scenarios') > 0 THEN
     PERFORM skypatrol_clue_also_scenarios(OLD.clue_id);
   END IF;
   RETURN NULL;
