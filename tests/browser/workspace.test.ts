@@ -37,6 +37,13 @@ const statusOf = async (id: number) =>
     )
   ).rows[0]!;
 const hashParam = (p: Page, k: string) => new URLSearchParams(new URL(p.url()).hash.slice(1)).get(k);
+/** The URL template of the map's clue vector tiles (it carries the server-side filters). */
+const clueTileUrl = (p: Page) =>
+  p.evaluate(() => {
+    const m = (window as unknown as { __skypatrolMap?: { getSource(id: string): { tiles?: string[] } } })
+      .__skypatrolMap;
+    return m?.getSource('clues')?.tiles?.[0] ?? '';
+  });
 const listIds = (p: Page) =>
   p.$$eval('#clue-list li[data-clue-id]', (lis) =>
     lis.map((li) => Number((li as HTMLElement).dataset.clueId)),
@@ -85,11 +92,7 @@ describe('workspace (prosecutor)', () => {
     await expect.poll(() => page.locator('#clue-list li[data-clue-id]').count(), POLL).toBe(1);
     expect(hashParam(page, 'prio')).toBe('3');
     // The map's clue tiles carry the same server-side filter.
-    const tileUrl = await page.evaluate(() => {
-      const m = (window as unknown as { __skypatrolMap?: { getSource(id: string): { tiles?: string[] } } })
-        .__skypatrolMap;
-      return m?.getSource('clues')?.tiles?.[0] ?? '';
-    });
+    const tileUrl = await clueTileUrl(page);
     expect(tileUrl).toContain('scenario=mine');
 
     await page.reload();
@@ -109,11 +112,7 @@ describe('workspace (prosecutor)', () => {
     await page.check('#f-also');
     await expect.poll(() => page.locator('#clue-list li[data-clue-id]').count(), POLL).toBe(own + 1);
     expect(hashParam(page, 'also')).toBe('1');
-    const tileUrl = await page.evaluate(() => {
-      const m = (window as unknown as { __skypatrolMap?: { getSource(id: string): { tiles?: string[] } } })
-        .__skypatrolMap;
-      return m?.getSource('clues')?.tiles?.[0] ?? '';
-    });
+    const tileUrl = await clueTileUrl(page);
     expect(tileUrl).toContain('concerns=grassland');
     expect(tileUrl).not.toContain('scenario=');
     await page.click('#f-reset');
