@@ -61,3 +61,10 @@ UPDATE clues c SET also_scenarios = ARRAY(
  WHERE EXISTS (SELECT 1 FROM detections d WHERE d.clue_id = c.id AND d.properties ? 'also_scenarios');
 
 CREATE INDEX clues_also_scenarios_gin ON clues USING gin (also_scenarios);
+
+-- Clue tiles at z ≤ 11 are answered by the covering index clues_tile_key_idx alone (an
+-- index-only range scan): it carries also_scenarios too, so a `concerns` filter keeps them so.
+DROP INDEX clues_tile_key_idx;
+CREATE INDEX clues_tile_key_idx ON clues (tile_key)
+  INCLUDE (tile_ix, tile_iy, id, priority, confidence, area_mu, scenario, status, first_seen, last_seen,
+           county_adcode, also_scenarios);
