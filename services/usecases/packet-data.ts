@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { readManifest } from '../adapters/files/detector-registry.ts';
-import { alsoScenariosSql, listClueEvents } from '../adapters/postgis/clue-store.ts';
+import { listClueEvents } from '../adapters/postgis/clue-store.ts';
 import { SkypatrolError } from '../core/errors.ts';
 import type { DetectorManifest } from '../domain/detectors/manifest.ts';
 import type { PacketCustody } from '../domain/packets/manifest.ts';
@@ -101,7 +101,7 @@ export async function loadClue(pool: pg.Pool, id: number): Promise<PacketClue> {
             c.model_version, c.model_sha256, c.run_id, c.before_scene, c.after_scene, c.inputs, c.created_at,
             ST_AsGeoJSON(c.geom, 8) AS geojson,
             ST_X(cen) AS cx, ST_Y(cen) AS cy, ST_Intersects(c.geom, cen) AS inside,
-            ST_X(pos) AS px, ST_Y(pos) AS py, ${alsoScenariosSql('c')} AS also_scenarios
+            ST_X(pos) AS px, ST_Y(pos) AS py, c.also_scenarios
        FROM clues c,
             LATERAL (SELECT ST_Centroid(c.geom::geography)::geometry AS cen, ST_PointOnSurface(c.geom) AS pos) p
       WHERE c.id = $1`,

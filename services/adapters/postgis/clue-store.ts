@@ -76,20 +76,14 @@ export interface ClueRow {
 }
 
 /**
- * SQL for a clue's `also_scenarios` (`clue`: how the query names the clues row): the other
- * scenarios whose detectors found the same site and were folded into this clue (a wetland
- * filled inside a river management area is a river clue that also concerns the wetland
- * reserve), sorted, once each. Stored on the clue, kept from its detections' properties by the
- * trigger of migration 1765200000000.
+ * A clue's columns. `also_scenarios`: the other scenarios whose detectors found the same site and
+ * were folded into this clue (a wetland filled inside a river management area is a river clue
+ * that also concerns the wetland reserve), sorted, once each; kept from its detections'
+ * properties by the trigger of migration 1765200000000.
  */
-export function alsoScenariosSql(clue: string): string {
-  return `${clue}.also_scenarios`;
-}
-
-/** A clue's columns, with `also_scenarios`. */
 const CLUE_COLUMNS = `id, scenario, status, dismiss_reason, confidence, priority, area_m2, area_ha, area_mu,
   first_seen, last_seen, county_adcode, detector, model_version, model_sha256, before_scene, after_scene,
-  created_at, updated_at, ${alsoScenariosSql('clues')} AS also_scenarios`;
+  created_at, updated_at, also_scenarios`;
 
 function toRow(r: Record<string, unknown>): ClueRow {
   const { geojson, ...props } = r;
