@@ -54,10 +54,8 @@ CREATE TRIGGER detections_also_scenarios
   AFTER INSERT OR DELETE OR UPDATE OF clue_id, properties ON detections
   FOR EACH ROW EXECUTE FUNCTION skypatrol_detection_also_scenarios();
 
-UPDATE clues c SET also_scenarios = ARRAY(
-  SELECT DISTINCT s FROM detections d,
-         jsonb_array_elements_text(COALESCE(d.properties->'also_scenarios', '[]'::jsonb)) s
-   WHERE d.clue_id = c.id AND s <> c.scenario ORDER BY s)
+-- Backfill: the clues some detection names other scenarios for.
+SELECT skypatrol_clue_also_scenarios(id) FROM clues c
  WHERE EXISTS (SELECT 1 FROM detections d WHERE d.clue_id = c.id AND d.properties ? 'also_scenarios');
 
 CREATE INDEX clues_also_scenarios_gin ON clues USING gin (also_scenarios);
