@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fromFile } from 'geotiff';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asyncDeflateDecoder } from '../../services/adapters/raster/async-decoder.ts';
 import { DecodedBlockCache } from '../../services/adapters/raster/block-cache.ts';
@@ -101,6 +102,50 @@ describe('tile block decoding', () => {
       } finally {
         await plain.close();
         await fast.close();
+      }
+    });
+  }
+
+  // Predictor 2 of 8- and 16-bit single-band files is undone while a window is copied, only
+  // over the rows and columns it reaches (source.ts, predictorInCopy): checked here against
+  // geotiff.js's own reader, which undoes it over whole blocks, on windows starting mid-block,
+  // spanning blocks, on an overview and at the image's edge, with no data.
+  for (const layout of [
+    'uint16, deflate, predictor 2',
+    'uint8, deflate, predictor 2',
+    'uint16, LZW, predictor 2',
+  ]) {
+    it(`reads ${layout} as geotiff.js does, summing predictor 2 in the copy`, async () => {
+      const tiff = await fromFile(files[layout]!);
+      const src = await openRaster(files[layout]!, {
+        decoder: asyncDeflateDecoder,
+        decodedCache: new DecodedBlockCache(),
+      });
+      try {
+        const info = src.info;
+        let nodata = 0;
+        for (const w of [
+          ...windows,
+          { window: [SIZE - 333, SIZE - 211, SIZE, SIZE] as [number, number, number, number] },
+        ]) {
+          const image = await tiff.getImage(w.overview ?? 0);
+          const got = await src.readWindow(w);
+          const want = (await image.readRasters({
+            window: got.window,
+            interleave: true,
+          })) as unknown as ArrayLike<number>;
+          expect(got.width * got.height).toBe(want.length);
+          let wrong = 0;
+          for (let i = 0; i < want.length; i++) {
+            const v = want[i]!;
+            if (v === info.nodata) nodata++;
+            if (!Object.is(got.data[0]![i], v === info.nodata ? Number.NaN : v)) wrong++;
+          }
+          expect(wrong).toBe(0);
+        }
+        expect(nodata).toBeGreaterThanOrEqual(400); // the 20 × 20 corner of no data
+      } finally {
+        await src.close();
       }
     });
   }

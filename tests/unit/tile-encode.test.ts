@@ -2,6 +2,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { encodeTilePng, filterAverage } from '../../services/adapters/image/encode.ts';
 import { DecodedBlockCache } from '../../services/adapters/raster/block-cache.ts';
+import { renderPlanes } from '../../services/usecases/render-tile.ts';
 
 function pixels(
   width: number,
@@ -134,5 +135,71 @@ describe('DecodedBlockCache', () => {
     expect(cache.stats()).toMatchObject({ entries: 1, bytes: 10 });
     cache.clear();
     expect(cache.stats()).toMatchObject({ entries: 0, bytes: 0, hits: 0, misses: 0 });
+  });
+});
+
+describe('NDVI colours', () => {
+  // The ramp as documented in render-tile.ts (NDVI_STOPS), interpolated exactly per pixel.
+  const STOPS: [number, [number, number, number]][] = [
+    [-0.2, [120, 80, 50]],
+    [0.1, [200, 170, 110]],
+    [0.3, [235, 225, 120]],
+    [0.5, [140, 195, 80]],
+    [0.7, [50, 140, 50]],
+    [0.9, [0, 80, 30]],
+  ];
+  function exact(v: number): number[] {
+    if (v <= STOPS[0]![0]) return STOPS[0]![1];
+    for (let i = 1; i < STOPS.length; i++) {
+      const [b, cb] = STOPS[i]!;
+      const [a, ca] = STOPS[i - 1]!;
+      if (v <= b) return ca.map((c, k) => Math.round(c + ((v - a) / (b - a)) * (cb[k]! - c)));
+    }
+    return STOPS[STOPS.length - 1]![1];
+  }
+
+  it('follow the ramp within one level, and exactly at its stops and beyond its ends', () => {
+    // 65,536 pixels: NDVI from -1 to 1 through (nir − red) / (nir + red), reflectances in (0, 1).
+    const n = 256 * 256;
+    const nir = new Float32Array(n);
+    const red = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const ndvi = -1 + (2 * i) / (n - 1);
+      red[i] = 0.2;
+      nir[i] = (0.2 * (1 + ndvi)) / (1 - ndvi + 1e-9);
+    }
+    // The stops themselves, in the first pixels.
+    STOPS.forEach(([at], k) => {
+      nir[1 + k] = 0.2 * ((1 + at) / (1 - at));
+    });
+    const rgba = renderPlanes([nir, red], 'ndvi');
+    let off = 0;
+    let worst = 0;
+    for (let i = 0; i < n; i++) {
+      const a = Math.fround(nir[i]!);
+      const b = Math.fround(red[i]!);
+      const want = exact((a - b) / (a + b));
+      for (let k = 0; k < 3; k++) {
+        const d = Math.abs(rgba[4 * i + k]! - want[k]!);
+        worst = Math.max(worst, d);
+        if (d > 0) off++;
+      }
+      expect(rgba[4 * i + 3]).toBe(255);
+    }
+    expect(worst).toBeLessThanOrEqual(1);
+    expect(off / (3 * n)).toBeLessThan(0.02); // one level off only next to a rounding boundary
+    STOPS.forEach(([, colour], k) => {
+      expect([...rgba.subarray(4 * (1 + k), 4 * (1 + k) + 3)]).toEqual(colour);
+    });
+    // Beyond the ends: the end colours.
+    expect([...rgba.subarray(0, 3)]).toEqual(STOPS[0]![1]);
+    expect([...rgba.subarray(4 * (n - 1), 4 * (n - 1) + 3)]).toEqual(STOPS[STOPS.length - 1]![1]);
+  });
+
+  it('leave no-data pixels transparent', () => {
+    const nir = Float32Array.from([0.5, Number.NaN, 0.3, 0.4]);
+    const red = Float32Array.from([0.1, 0.1, Number.NaN, 0.1]);
+    const rgba = renderPlanes([nir, red], 'ndvi');
+    expect([rgba[3], rgba[7], rgba[11], rgba[15]]).toEqual([255, 0, 0, 255]);
   });
 });

@@ -60,6 +60,7 @@ export class NativeDeflateDecoder extends BaseDecoder {
     const t0 = performance.now();
     try {
       const fd = fileDirectory as PredictorTags;
+      if ((fd.Predictor ?? 1) === 1) return this.decodeBlock(buffer, blockBytes(fd));
       if (fd.Predictor !== 2) return await super.decode(fileDirectory, buffer);
       const block = this.decodeBlock(buffer, blockBytes(fd));
       return undoHorizontalPredictor(block, fd) ? block : await super.decode(fileDirectory, buffer);
