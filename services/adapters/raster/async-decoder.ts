@@ -6,22 +6,47 @@ import {
   blockBuffer,
   blockBytes,
   DEFLATE_CODES,
+  isOutputTooSmall,
   type PredictorTags,
   undoHorizontalPredictor,
 } from './decoders.ts';
+import { type NativeInflate, nativeInflate, outputBuffer } from './native-inflate.ts';
 
 /**
- * Inflate on the thread pool into one output buffer a few bytes larger than the block's
+ * Inflate on the thread pool: through libdeflate where the addon is built (native-inflate.ts),
+ * else through Node's zlib into one output buffer a few bytes larger than the block's
  * decoded `size` (BLOCK_SLACK), so that one pass ends the stream: zlib's default 16 KiB chunks
  * would cost a thread-pool round trip each (32 per 512 KiB block), and a buffer of exactly
  * `size` bytes fills before zlib has seen the end of the stream, which costs a second round
  * trip and a second buffer of the same size.
  */
 function inflateAsync(data: Uint8Array, size: number): Promise<ArrayBuffer> {
+  if (nativeInflate && size > 0) {
+    // A block larger than its tags say goes to zlib below, which grows its output as it goes.
+    return nativeInflateAsync(nativeInflate, data, size).catch((err: unknown) => {
+      if (isOutputTooSmall(err)) return zlibInflateAsync(data, size);
+      throw err;
+    });
+  }
+  return zlibInflateAsync(data, size);
+}
+
+function zlibInflateAsync(data: Uint8Array, size: number): Promise<ArrayBuffer> {
   const chunkSize = Math.max(1024, Math.min(16 * 1024 * 1024, size + BLOCK_SLACK));
   return new Promise((ok, fail) =>
     inflate(data, { chunkSize }, (err, out) => (err ? fail(err) : ok(blockBuffer(out)))),
   );
+}
+
+/** `inflateAsync` through libdeflate (the addon): straight into a buffer of the block's size. */
+async function nativeInflateAsync(
+  addon: NativeInflate,
+  data: Uint8Array,
+  size: number,
+): Promise<ArrayBuffer> {
+  const out = outputBuffer(size);
+  const got = await addon.inflate(data, out);
+  return got === size ? (out.buffer as ArrayBuffer) : (out.buffer as ArrayBuffer).slice(0, got);
 }
 
 /**

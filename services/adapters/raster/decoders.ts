@@ -1,5 +1,6 @@
 import { inflateSync } from 'node:zlib';
 import { addDecoder, BaseDecoder, getDecoder } from 'geotiff';
+import { nativeInflate, outputBuffer } from './native-inflate.ts';
 
 /** TIFF Compression tag values geotiff.js maps to its (pako) deflate decoder. */
 export const DEFLATE_CODES = [8, 32946] as const;
@@ -48,6 +49,17 @@ export class NativeDeflateDecoder extends BaseDecoder {
    * about a fifth less CPU per block.
    */
   decodeBlock(buffer: ArrayBuffer, size?: number): ArrayBuffer {
+    if (nativeInflate && size && size > 0) {
+      // libdeflate (the addon) straight into a buffer of the block's size; a block larger
+      // than its tags say goes to zlib below, which grows its output as it goes.
+      const out = outputBuffer(size);
+      try {
+        const got = nativeInflate.inflateSync(new Uint8Array(buffer), out);
+        return got === size ? (out.buffer as ArrayBuffer) : (out.buffer as ArrayBuffer).slice(0, got);
+      } catch (err) {
+        if (!isOutputTooSmall(err)) throw err;
+      }
+    }
     // A few bytes to spare: a chunk of exactly `size` fills before zlib has seen the end of the
     // stream, which costs another inflate call and another chunk of `size` bytes.
     const opts =
@@ -70,6 +82,11 @@ export class NativeDeflateDecoder extends BaseDecoder {
   }
 }
 
+/** The addon's error for a stream that decodes to more than the buffer it was given. */
+export function isOutputTooSmall(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('deflate: output larger than');
+}
+
 /** The TIFF tags that say how a block is laid out and predicted. */
 /** Decoded bytes of one block (tile, or strip) when uncompressed. */
 export function blockBytes(fd: PredictorTags): number {
@@ -78,7 +95,8 @@ export function blockBytes(fd: PredictorTags): number {
   const h = tiled ? (fd.TileLength ?? fd.ImageLength) : (fd.RowsPerStrip ?? fd.ImageLength);
   const bits =
     fd.PlanarConfiguration === 2 ? fd.BitsPerSample[0]! : fd.BitsPerSample.reduce((a, b) => a + b, 0);
-  return Math.ceil((w * bits) / 8) * Math.min(h, fd.ImageLength);
+  // Tiles are whole even past the image's edge; a strip ends with the image.
+  return Math.ceil((w * bits) / 8) * (tiled ? h : Math.min(h, fd.ImageLength));
 }
 
 export interface PredictorTags {
