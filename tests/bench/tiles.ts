@@ -27,8 +27,8 @@ import {
   vectorTile,
 } from '../../services/adapters/postgis/mvt-store.ts';
 import { createPool } from '../../services/adapters/postgis/pool.ts';
-import { lonLatToTile } from '../../services/domain/geo/webmercator.ts';
 import { nativeInflateStatus } from '../../services/adapters/raster/native-inflate.ts';
+import { lonLatToTile } from '../../services/domain/geo/webmercator.ts';
 import { clearTileCaches, decodedBlockStats } from '../../services/usecases/render-tile.ts';
 import { buildTestApp } from '../support/test-app.ts';
 import { benchDatabase } from './bench-db.ts';
