@@ -34,7 +34,6 @@ import { buildTestApp } from '../support/test-app.ts';
 import { benchDatabase } from './bench-db.ts';
 import { benchScene, benchTiles, hostReferenceMs, ORIGIN, SIZE, UTM } from './tiles-cold.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const CLUES = Number(process.env.BENCH_CLUES ?? 100_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
