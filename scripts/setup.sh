@@ -100,6 +100,8 @@ if [ "$mode" = test ]; then
   # The GDAL + numpy peer of the patrol benchmark (npm run bench).
   need_pkg python3-gdal
   need_pkg python3-numpy
+  # numpy's matrix products through OpenBLAS, not the reference BLAS (the peer's MLPs).
+  need_pkg libopenblas0-pthread
 fi
 if [ ${#missing_pkgs[@]} -gt 0 ]; then
   if can_apt; then apt_install "${missing_pkgs[@]}"

@@ -136,6 +136,27 @@ const aoi = {
   }),
 };
 const scenarios = await listDetectorIds(join(ROOT, 'detectors'));
+/** Each detector's model size, from its manifest ("MLP a→b→1", "(k seeds"), for the peer. */
+const modelSpecs = scenarios.map((id) => {
+  const arch: string =
+    JSON.parse(readFileSync(join(ROOT, 'detectors', id, 'manifest.json'), 'utf8')).model?.architecture ?? '';
+  const m = /MLP (\d+)→(\d+)→1/.exec(arch);
+  const seeds = /\((\d+) seeds/.exec(arch);
+  if (!m) throw new Error(`${id}: no "MLP a→b→1" in its manifest's architecture`);
+  return { id, inputs: Number(m[1]), hidden: Number(m[2]), seeds: seeds ? Number(seeds[1]) : 1 };
+});
+interface PeerResult {
+  wall_s: number;
+  cpu_s: number;
+  tiles: number;
+  covered_km2: number;
+  stages_s: Record<string, number>;
+  model_kind: string;
+  gdal: string;
+  numpy: string;
+  polygons: number;
+}
+const peers: { logistic?: PeerResult; mlp?: PeerResult } = {};
 console.log(`${chosen.length} tiles, detectors: ${scenarios.join(', ')}`);
 
 interface Result {
@@ -315,35 +336,30 @@ for (const nWorkers of WORKERS) {
       ),
     };
     const dir = await mkdtemp(join(tmpdir(), 'skypatrol-peer-'));
-    await writeFile(join(dir, 'job.json'), JSON.stringify(job));
-    const py = spawnSync(
-      '/usr/bin/python3',
-      [join(ROOT, 'scripts/bench/peer_patrol.py'), join(dir, 'job.json')],
-      {
-        encoding: 'utf8',
-        env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' },
-      },
-    );
-    if (py.status !== 0) console.error(`peer failed: ${py.stderr}`);
-    else (globalThis as { peer?: unknown }).peer = JSON.parse(py.stdout.trim().split('\n').at(-1)!);
+    // Twice: with nine small logistic models (the peer as first written), and with models of the
+    // detectors' own sizes (issue 6: "per-pixel models of the same size"), read off their manifests.
+    for (const kind of ['logistic', 'mlp'] as const) {
+      await writeFile(
+        join(dir, 'job.json'),
+        JSON.stringify({ ...job, model_kind: kind, models_spec: modelSpecs }),
+      );
+      const py = spawnSync(
+        '/usr/bin/python3',
+        [join(ROOT, 'scripts/bench/peer_patrol.py'), join(dir, 'job.json')],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' },
+        },
+      );
+      if (py.status !== 0) console.error(`peer (${kind}) failed: ${py.stderr}`);
+      else peers[kind] = JSON.parse(py.stdout.trim().split('\n').at(-1)!);
+    }
   }
   await pool.end();
 }
 
-const peer = (
-  globalThis as {
-    peer?: {
-      wall_s: number;
-      cpu_s: number;
-      tiles: number;
-      covered_km2: number;
-      stages_s: Record<string, number>;
-      gdal: string;
-      numpy: string;
-      polygons: number;
-    };
-  }
-).peer;
+const peer = peers.logistic;
+const peerSame = peers.mlp;
 const fmt = (v: number, d = 0) =>
   v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const lines = [
@@ -395,12 +411,31 @@ const lines = [
   '',
 ];
 if (peer) {
-  const peerRate = (peer.tiles * TILE_KM2) / (peer.cpu_s / 60);
+  const peerRate = (p: PeerResult) => (p.tiles * TILE_KM2) / (p.cpu_s / 60);
   const rate = (r: Result) => (r.tiles * TILE_KM2) / (r.cpuS / 60);
+  const ratios = (p: PeerResult) =>
+    results
+      .map(
+        (r) =>
+          `**${(rate(r) / peerRate(p)).toFixed(2)}** with ${r.workers} worker${r.workers > 1 ? 's' : ''}`,
+      )
+      .join(', ');
+  const stages = (p: PeerResult) =>
+    Object.entries(p.stages_s)
+      .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+      .join(', ');
+  const sizes = modelSpecs
+    .map((m) => `${m.id} ${m.inputs}→${m.hidden}→1${m.seeds > 1 ? ` × ${m.seeds}` : ''}`)
+    .join(', ');
   lines.push(
-    `**Peer**: scripts/bench/peer_patrol.py (Debian python3-gdal ${peer.gdal}, numpy ${peer.numpy}, one process): same tiles and`,
+    `**Peer**: scripts/bench/peer_patrol.py (Debian python3-gdal ${peer.gdal}, numpy ${peer.numpy}, one process, BLAS on one thread): same tiles and`,
     `scenes, gdal.Warp per band, SCL mask, latest-clear composite, the same six indices + differences, ${scenarios.length} per-pixel`,
-    'logistic models, threshold, gdal.Polygonize with the 1,000 m² MMU; no database writes.',
+    'models, threshold, gdal.Polygonize with the 1,000 m² MMU; no database writes. Two kinds of model: *logistic*, nine',
+    'logistic regressions over 22 per-pixel features (the peer as first written: about 22 multiply-adds a pixel and model);',
+    `*same size*, MLPs of the detectors' own sizes read off their manifests (${sizes}) over features of the same`,
+    "kinds and counts (5×5 mean/std, 15×15 and 45×45 context, the change detector's multi-scale features), computed once per tile —",
+    'what issue 6 asks of the peer ("per-pixel models of the same size"). Skypatrol runs only the detectors the zone gate lets',
+    'through (skipped runs above); the peer runs all nine everywhere.',
     '',
     '| | wall s | CPU s | km²/CPU-min |',
     '|---|---:|---:|---:|',
@@ -408,15 +443,19 @@ if (peer) {
       (r) =>
         `| Skypatrol (${r.workers} worker${r.workers > 1 ? 's' : ''}, with PostGIS writes) | ${fmt(r.wallS, 1)} | ${fmt(r.cpuS, 1)} | ${fmt(rate(r))} |`,
     ),
-    `| GDAL + numpy peer | ${fmt(peer.wall_s, 1)} | ${fmt(peer.cpu_s, 1)} | ${fmt(peerRate)} |`,
+    `| GDAL + numpy peer, logistic models | ${fmt(peer.wall_s, 1)} | ${fmt(peer.cpu_s, 1)} | ${fmt(peerRate(peer))} |`,
+    ...(peerSame
+      ? [
+          `| GDAL + numpy peer, models of the same size | ${fmt(peerSame.wall_s, 1)} | ${fmt(peerSame.cpu_s, 1)} | ${fmt(peerRate(peerSame))} |`,
+        ]
+      : []),
     '',
-    `Ratio Skypatrol ÷ peer (per CPU-minute): ${results
-      .map(
-        (r) => `**${(rate(r) / peerRate).toFixed(2)}** with ${r.workers} worker${r.workers > 1 ? 's' : ''}`,
-      )
-      .join(', ')}. Peer stages (s): ${Object.entries(peer.stages_s)
-      .map(([k, v]) => `${k} ${v.toFixed(1)}`)
-      .join(', ')}.`,
+    `Ratio Skypatrol ÷ peer (per CPU-minute), logistic peer: ${ratios(peer)}; peer stages (s): ${stages(peer)}.`,
+    ...(peerSame
+      ? [
+          `Ratio against the peer with models of the same size: ${ratios(peerSame)}; peer stages (s): ${stages(peerSame)}.`,
+        ]
+      : []),
     '',
   );
 }
