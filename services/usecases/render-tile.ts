@@ -344,7 +344,7 @@ async function sceneRawBandsOnTile(
 // Rendering.
 
 /** NDVI colour ramp: water/bare (brown) → sparse (yellow) → dense vegetation (dark green). */
-const NDVI_STOPS: [number, [number, number, number]][] = [
+export const NDVI_STOPS: readonly [number, readonly [number, number, number]][] = [
   [-0.2, [120, 80, 50]],
   [0.1, [200, 170, 110]],
   [0.3, [235, 225, 120]],

@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { encodeTilePng, filterAverage } from '../../services/adapters/image/encode.ts';
 import { DecodedBlockCache } from '../../services/adapters/raster/block-cache.ts';
-import { renderPlanes } from '../../services/usecases/render-tile.ts';
+import { NDVI_STOPS, renderPlanes } from '../../services/usecases/render-tile.ts';
 
 function pixels(
   width: number,
@@ -139,16 +139,9 @@ describe('DecodedBlockCache', () => {
 });
 
 describe('NDVI colours', () => {
-  // The ramp as documented in render-tile.ts (NDVI_STOPS), interpolated exactly per pixel.
-  const STOPS: [number, [number, number, number]][] = [
-    [-0.2, [120, 80, 50]],
-    [0.1, [200, 170, 110]],
-    [0.3, [235, 225, 120]],
-    [0.5, [140, 195, 80]],
-    [0.7, [50, 140, 50]],
-    [0.9, [0, 80, 30]],
-  ];
-  function exact(v: number): number[] {
+  // render-tile.ts's ramp, interpolated exactly per pixel (what its table approximates).
+  const STOPS = NDVI_STOPS;
+  function exact(v: number): readonly number[] {
     if (v <= STOPS[0]![0]) return STOPS[0]![1];
     for (let i = 1; i < STOPS.length; i++) {
       const [b, cb] = STOPS[i]!;

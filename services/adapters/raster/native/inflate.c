@@ -92,21 +92,29 @@ static void complete(napi_env env, napi_status status, void *data) {
   free(j);
 }
 
-static napi_value inflate_async(napi_env env, napi_callback_info info) {
+/**
+ * The two arguments (input, output) of either function and their bytes; false and a pending
+ * TypeError when they are missing or not Uint8Arrays.
+ */
+static int two_arrays(napi_env env, napi_callback_info info, const char *usage, napi_value argv[2], void **in,
+                      size_t *in_len, void **out, size_t *out_len) {
   size_t argc = 2;
-  napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 2) {
-    napi_throw_type_error(env, NULL, "inflate(input, output)");
-    return NULL;
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
   }
+  return bytes_of(env, argv[0], in, in_len, "input") && bytes_of(env, argv[1], out, out_len, "output");
+}
+
+static napi_value inflate_async(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
   Job *j = calloc(1, sizeof *j);
   if (!j) {
     napi_throw_error(env, NULL, "deflate: out of memory");
     return NULL;
   }
-  if (!bytes_of(env, argv[0], &j->in, &j->in_len, "input") ||
-      !bytes_of(env, argv[1], &j->out, &j->out_len, "output")) {
+  if (!two_arrays(env, info, "inflate(input, output)", argv, &j->in, &j->in_len, &j->out, &j->out_len)) {
     free(j);
     return NULL;
   }
@@ -122,17 +130,10 @@ static napi_value inflate_async(napi_env env, napi_callback_info info) {
 }
 
 static napi_value inflate_sync(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 2) {
-    napi_throw_type_error(env, NULL, "inflateSync(input, output)");
-    return NULL;
-  }
   void *in, *out;
   size_t in_len, out_len, got = 0;
-  if (!bytes_of(env, argv[0], &in, &in_len, "input") || !bytes_of(env, argv[1], &out, &out_len, "output"))
-    return NULL;
+  if (!two_arrays(env, info, "inflateSync(input, output)", argv, &in, &in_len, &out, &out_len)) return NULL;
   enum libdeflate_result rc = run(in, in_len, out, out_len, &got);
   if (rc != LIBDEFLATE_SUCCESS) {
     char msg[96];
