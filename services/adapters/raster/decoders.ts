@@ -87,7 +87,6 @@ export function isOutputTooSmall(err: unknown): boolean {
   return err instanceof Error && err.message.startsWith('deflate: output larger than');
 }
 
-/** The TIFF tags that say how a block is laid out and predicted. */
 /** Decoded bytes of one block (tile, or strip) when uncompressed. */
 export function blockBytes(fd: PredictorTags): number {
   const tiled = !fd.StripOffsets;
@@ -99,6 +98,7 @@ export function blockBytes(fd: PredictorTags): number {
   return Math.ceil((w * bits) / 8) * (tiled ? h : Math.min(h, fd.ImageLength));
 }
 
+/** The TIFF tags that say how a block is laid out and predicted. */
 export interface PredictorTags {
   Compression?: number;
   Predictor?: number;
