@@ -32,16 +32,17 @@ export function ownBuffer(view: Uint8Array): ArrayBuffer {
 }
 
 /**
- * Deflate through Node's zlib (C) instead of pako (JavaScript, ~3–8× slower here).
- * Only `decodeBlock` is replaced: geotiff's BaseDecoder.decode still applies predictors 2
- * and 3 afterwards, exactly as for its own DeflateDecoder.
- */
-/**
  * Milliseconds this thread has spent in the native decoder (inflate + predictor), for stage
  * timings: a caller reads it before and after a piece of work.
  */
 export const decodeClock = { ms: 0 };
 
+/**
+ * Deflate through libdeflate (the native addon, native-inflate.ts) or else Node's zlib, both C,
+ * instead of pako (JavaScript, ~3–8× slower here), with predictor 2 undone in one loop;
+ * predictor 3 and other layouts go through geotiff's BaseDecoder.decode as for its own
+ * DeflateDecoder.
+ */
 export class NativeDeflateDecoder extends BaseDecoder {
   /**
    * `size`: the decoded size when known. zlib then writes one output chunk of exactly that size
