@@ -4,8 +4,9 @@
 Reads the same Cloud-Optimized GeoTIFF tiles as the patrol (GDAL warps each scene's bands onto
 the 10 m UTM analysis tile), masks clouds with the scene's SCL / QA band, composites each
 window (latest clear observation), computes the same indices (NDVI, NDWI, MNDWI, NBR, BSI,
-brightness) and their before/after differences, applies nine per-pixel logistic models of the
-same size as ours, thresholds and polygonizes with gdal.Polygonize. No database writes.
+brightness) and their before/after differences, applies nine per-pixel models (logistic, or of
+the detectors' own sizes: below), thresholds and polygonizes with gdal.Polygonize. No database
+writes.
 
 Two kinds of model (the job's "model_kind"):
   "logistic" (default): nine logistic models over the 22 per-pixel features below;
@@ -121,7 +122,7 @@ def box_std(a, k):
     return np.sqrt(np.maximum(box_mean(a * a, k) - m * m, 0))
 
 
-def same_size_features(before, after, fb, fa, base):
+def same_size_features(before, after, fb, base):
     """Feature pools for models of the detectors' sizes (see the module docstring)."""
     maps = [np.nan_to_num(f) for f in base]
     ctx5 = []
@@ -194,7 +195,7 @@ def main():
         feats = fb + fa + [a - b for a, b in zip(fa, fb)]
         feats += [after[b] - before[b] for b in BANDS[:4]]
         if job.get("model_kind") == "mlp":
-            probs = mlp_probs(same_size_features(before, after, fb, fa, feats), job["models_spec"], rng)
+            probs = mlp_probs(same_size_features(before, after, fb, feats), job["models_spec"], rng)
         else:
             X = np.stack([np.nan_to_num(f) for f in feats]).reshape(len(feats), -1)
             probs = []

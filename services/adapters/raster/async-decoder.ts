@@ -6,11 +6,10 @@ import {
   blockBuffer,
   blockBytes,
   DEFLATE_CODES,
-  isOutputTooSmall,
   type PredictorTags,
   undoHorizontalPredictor,
 } from './decoders.ts';
-import { type NativeInflate, nativeInflate, outputBuffer } from './native-inflate.ts';
+import { inflateBlock, nativeInflate } from './native-inflate.ts';
 
 /**
  * Inflate on the thread pool: through libdeflate where the addon is built (native-inflate.ts),
@@ -20,15 +19,9 @@ import { type NativeInflate, nativeInflate, outputBuffer } from './native-inflat
  * `size` bytes fills before zlib has seen the end of the stream, which costs a second round
  * trip and a second buffer of the same size.
  */
-function inflateAsync(data: Uint8Array, size: number): Promise<ArrayBuffer> {
-  if (nativeInflate && size > 0) {
-    // A block larger than its tags say goes to zlib below, which grows its output as it goes.
-    return nativeInflateAsync(nativeInflate, data, size).catch((err: unknown) => {
-      if (isOutputTooSmall(err)) return zlibInflateAsync(data, size);
-      throw err;
-    });
-  }
-  return zlibInflateAsync(data, size);
+async function inflateAsync(data: Uint8Array, size: number): Promise<ArrayBuffer> {
+  const native = nativeInflate && size > 0 ? await inflateBlock(nativeInflate, data, size) : null;
+  return native ?? zlibInflateAsync(data, size);
 }
 
 function zlibInflateAsync(data: Uint8Array, size: number): Promise<ArrayBuffer> {
@@ -36,17 +29,6 @@ function zlibInflateAsync(data: Uint8Array, size: number): Promise<ArrayBuffer> 
   return new Promise((ok, fail) =>
     inflate(data, { chunkSize }, (err, out) => (err ? fail(err) : ok(blockBuffer(out)))),
   );
-}
-
-/** `inflateAsync` through libdeflate (the addon): straight into a buffer of the block's size. */
-async function nativeInflateAsync(
-  addon: NativeInflate,
-  data: Uint8Array,
-  size: number,
-): Promise<ArrayBuffer> {
-  const out = outputBuffer(size);
-  const got = await addon.inflate(data, out);
-  return got === size ? (out.buffer as ArrayBuffer) : (out.buffer as ArrayBuffer).slice(0, got);
 }
 
 /**

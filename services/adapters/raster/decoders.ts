@@ -1,6 +1,6 @@
 import { inflateSync } from 'node:zlib';
 import { addDecoder, BaseDecoder, getDecoder } from 'geotiff';
-import { nativeInflate, outputBuffer } from './native-inflate.ts';
+import { inflateBlockSync, nativeInflate } from './native-inflate.ts';
 
 /** TIFF Compression tag values geotiff.js maps to its (pako) deflate decoder. */
 export const DEFLATE_CODES = [8, 32946] as const;
@@ -51,15 +51,9 @@ export class NativeDeflateDecoder extends BaseDecoder {
    */
   decodeBlock(buffer: ArrayBuffer, size?: number): ArrayBuffer {
     if (nativeInflate && size && size > 0) {
-      // libdeflate (the addon) straight into a buffer of the block's size; a block larger
-      // than its tags say goes to zlib below, which grows its output as it goes.
-      const out = outputBuffer(size);
-      try {
-        const got = nativeInflate.inflateSync(new Uint8Array(buffer), out);
-        return got === size ? (out.buffer as ArrayBuffer) : (out.buffer as ArrayBuffer).slice(0, got);
-      } catch (err) {
-        if (!isOutputTooSmall(err)) throw err;
-      }
+      // libdeflate (the addon); a block larger than its tags say goes to zlib below.
+      const block = inflateBlockSync(nativeInflate, new Uint8Array(buffer), size);
+      if (block) return block;
     }
     // A few bytes to spare: a chunk of exactly `size` fills before zlib has seen the end of the
     // stream, which costs another inflate call and another chunk of `size` bytes.
@@ -81,11 +75,6 @@ export class NativeDeflateDecoder extends BaseDecoder {
       decodeClock.ms += performance.now() - t0;
     }
   }
-}
-
-/** The addon's error for a stream that decodes to more than the buffer it was given. */
-export function isOutputTooSmall(err: unknown): boolean {
-  return err instanceof Error && err.message.startsWith('deflate: output larger than');
 }
 
 /** Decoded bytes of one block (tile, or strip) when uncompressed. */

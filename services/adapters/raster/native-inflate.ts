@@ -39,7 +39,48 @@ export const nativeInflate: NativeInflate | null = loaded.addon;
 export const nativeInflateStatus: string = loaded.status;
 
 /** A fresh, uninitialised buffer of `size` bytes (inflate writes every byte it returns). */
-export function outputBuffer(size: number): Uint8Array {
+function outputBuffer(size: number): Uint8Array {
   const b = Buffer.allocUnsafeSlow(size);
   return new Uint8Array(b.buffer, b.byteOffset, size);
+}
+
+/** The addon's error for a stream that decodes to more than the buffer it was given. */
+function isOutputTooSmall(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('deflate: output larger than');
+}
+
+/** The decoded bytes as their own buffer (the block's, or a copy of its first `got` bytes). */
+function decoded(out: Uint8Array, got: number): ArrayBuffer {
+  const buf = out.buffer as ArrayBuffer;
+  return got === buf.byteLength ? buf : buf.slice(0, got);
+}
+
+/**
+ * A zlib-wrapped block of at most `size` decoded bytes inflated by the addon on the thread pool,
+ * straight into a buffer of that size; null when it decodes to more (a block longer than its
+ * tags say: the caller inflates it with zlib, which grows its output as it goes).
+ */
+export async function inflateBlock(
+  addon: NativeInflate,
+  data: Uint8Array,
+  size: number,
+): Promise<ArrayBuffer | null> {
+  const out = outputBuffer(size);
+  try {
+    return decoded(out, await addon.inflate(data, out));
+  } catch (err) {
+    if (isOutputTooSmall(err)) return null;
+    throw err;
+  }
+}
+
+/** `inflateBlock` on the calling thread. */
+export function inflateBlockSync(addon: NativeInflate, data: Uint8Array, size: number): ArrayBuffer | null {
+  const out = outputBuffer(size);
+  try {
+    return decoded(out, addon.inflateSync(data, out));
+  } catch (err) {
+    if (isOutputTooSmall(err)) return null;
+    throw err;
+  }
 }
