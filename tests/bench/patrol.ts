@@ -293,7 +293,7 @@ for (const nWorkers of WORKERS) {
   console.log(JSON.stringify(results.at(-1)));
   await queue.obliterate({ force: true }).catch(() => {});
   await queue.close();
-  if (nWorkers === WORKERS.at(-1)) {
+  if (nWorkers === WORKERS.at(-1) && process.env.BENCH_PATROL_PEER !== '0') {
     // The peer reads exactly the same scenes for the same tiles.
     const job = {
       models: scenarios.length,

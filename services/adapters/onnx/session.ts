@@ -2,10 +2,13 @@ import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 import { wrapError } from '../../core/errors.ts';
 import { type FusePart, fuseModels, fusionBlocker, fusionGroupKey, windowDependence } from './fuse.ts';
+import { optimizeForCpu } from './optimize.ts';
 
 /**
  * ONNX Runtime sessions, created once per model file and reused across tiles.
  * Threads: `threads` intra-op threads (0 = onnxruntime's default, one per core).
+ * The session runs the model after optimize.ts's rewrites (merged MLP heads, feature stacks
+ * padded for blocked convolutions); `SKYPATROL_ONNX_REWRITE=0` runs the model as stored.
  */
 export interface ModelRunner {
   readonly inputNames: readonly string[];
@@ -24,7 +27,7 @@ export async function loadModel(source: string | Uint8Array, threads = 0): Promi
   let bytes: Uint8Array;
   try {
     bytes = typeof source === 'string' ? await readFile(source) : source;
-    session = await ort.InferenceSession.create(bytes, {
+    session = await ort.InferenceSession.create(sessionBytes(bytes), {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
       ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
@@ -64,6 +67,17 @@ export async function loadModel(source: string | Uint8Array, threads = 0): Promi
     },
   };
   return runner;
+}
+
+/** The bytes a session is created from: the model after optimize.ts's rewrites, unless disabled. */
+function sessionBytes(bytes: Uint8Array): Uint8Array {
+  if (process.env.SKYPATROL_ONNX_REWRITE === '0') return bytes;
+  try {
+    return optimizeForCpu(bytes);
+  } catch {
+    // Not a graph the rewrites understand (or not ONNX at all): onnxruntime says why, if anything.
+    return bytes;
+  }
 }
 
 // ---------------------------------------------------------------------------------------
