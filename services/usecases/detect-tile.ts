@@ -141,6 +141,12 @@ export async function probabilityFor(
 }
 
 /**
+ * How much larger than its manifest's window a model without window dependence may be run in
+ * (run-model.ts windowCentres): at most 1/8, so a session's memory grows by at most about a quarter.
+ */
+const WINDOW_STRETCH = 1.125;
+
+/**
  * Probability rasters of several detectors on one tile pair. Detectors whose models can share
  * a session (same window size, same operator sets; see adapters/onnx/fuse.ts) run
  * as one fused ONNX graph, fed once per distinct input tensor, so the features they compute
@@ -218,10 +224,13 @@ export async function probabilitiesFor(
       size: group[0]!.d.manifest.tile.size,
       overlap: Math.max(...group.map((p) => p.d.manifest.tile.overlap)),
     };
+    // Models that see only a neighbourhood give the same numbers in any window: balanced,
+    // slightly larger windows where that saves a row or column of them (run-model.ts).
+    const options = { stretch: group.some((p) => isWindowDependent(p.runner)) ? 1 : WINDOW_STRETCH };
     if (group.length === 1) {
       const p = group[0]!;
       const output = p.d.manifest.output.name;
-      const r = await runTiledFeeds(p.runner, tile, width, height, p.feeds, [output]);
+      const r = await runTiledFeeds(p.runner, tile, width, height, p.feeds, [output], options);
       out.set(p.d.manifest.id, { probability: r.get(output)!, fallback: p.fallback });
       continue;
     }
@@ -241,7 +250,7 @@ export async function probabilitiesFor(
     }));
     const fused = await fusedRunner(members);
     const outputs = group.map((p, i) => fused.outputs[i]![p.d.manifest.output.name]!);
-    const r = await runTiledFeeds(fused.runner, tile, width, height, [...shared.values()], outputs);
+    const r = await runTiledFeeds(fused.runner, tile, width, height, [...shared.values()], outputs, options);
     group.forEach((p, i) => {
       out.set(p.d.manifest.id, { probability: r.get(outputs[i]!)!, fallback: p.fallback });
     });
