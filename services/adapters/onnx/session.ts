@@ -30,6 +30,10 @@ export async function loadModel(source: string | Uint8Array, threads = 0): Promi
     session = await ort.InferenceSession.create(sessionBytes(bytes), {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
+      // onnxruntime's memory pattern plans one block for a run's tensors from the first run of
+      // a shape; with it, the first two runs of a session took about 300 ms more than later ones
+      // (536 px windows, 4–8 fused detectors) and later runs 5–30 % more than without it.
+      enableMemPattern: false,
       ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
     });
   } catch (err) {
@@ -118,6 +122,8 @@ interface FusedEntry {
  * its largest run (a few hundred MB for a 512 px window of eight detectors), and patrol tiles
  * run different subsets of detectors (the zone gate), so eight kept sessions took a worker from
  * 1.2 to 3.2 GB (three: 1.9 GB); building one again costs 15–80 ms (fuse + create, 3–8 detectors).
+ * Measured again with the memory pattern off (patrol bench, 12 tiles, 1 worker): two kept
+ * sessions peak at 1.2 GB a worker; six at 2.3 GB, and inference was no faster.
  */
 const MAX_FUSED = 2;
 const fusedCache = new Map<string, FusedEntry>();
