@@ -125,6 +125,33 @@ describe('polygonize', () => {
     expect(run(10, 10, p)).toEqual([]);
   });
 
+  it('outlines a raster whose every pixel is in exactly as it outlines the same block inside a larger raster', () => {
+    for (const [w, h] of [
+      [2, 2],
+      [5, 3],
+      [64, 40],
+    ] as const) {
+      const probability = Float32Array.from({ length: w * h }, (_, i) => 0.55 + (i % 9) * 0.05);
+      const [whole] = run(w, h, probability);
+      // The same pixels with a ring of empty ones around them: traced by the contour.
+      const padded = new Float32Array((w + 2) * (h + 2));
+      for (let y = 0; y < h; y++) padded.set(probability.subarray(y * w, (y + 1) * w), (y + 1) * (w + 2) + 1);
+      const [traced] = polygonize({
+        width: w + 2,
+        height: h + 2,
+        probability: padded,
+        threshold: 0.5,
+        minAreaM2: 0,
+        toLonLat: (x, y) => toLonLat(x - 1, y - 1),
+      });
+      expect(whole!.coordinates).toEqual(traced!.coordinates);
+      expect(whole!.areaM2).toBe(traced!.areaM2);
+      expect(whole!.confidence).toBeCloseTo(traced!.confidence, 6);
+      expect(whole!.pixels).toBe(w * h);
+      expect(whole!.bbox).toEqual([0, 0, w, h]);
+    }
+  });
+
   it('turns a square blob into one polygon with one ring', () => {
     const out = run(20, 20, raster(20, 20, rect(5, 5, 10, 10)));
     expect(out).toHaveLength(1);

@@ -48,24 +48,22 @@ export function labelComponents(
     const rb = find(b);
     if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);
   };
+  // Already-visited neighbours W, NW, N, NE, in that order (no per-pixel allocation: this runs
+  // over every pixel of the coverage mask, a million a tile).
   for (let y = 0; y < height; y++) {
+    const row = y * width;
     for (let x = 0; x < width; x++) {
-      const i = y * width + x;
+      const i = row + x;
       if (!mask[i]) continue;
-      let label = 0;
-      // Already-visited neighbours: W, NW, N, NE.
-      const neighbours = [
-        x > 0 ? i - 1 : -1,
-        x > 0 && y > 0 ? i - width - 1 : -1,
-        y > 0 ? i - width : -1,
-        y > 0 && x < width - 1 ? i - width + 1 : -1,
-      ];
-      for (const n of neighbours) {
-        if (n < 0) continue;
-        const ln = labels[n]!;
-        if (!ln) continue;
-        if (!label) label = ln;
-        else if (ln !== label) union(label, ln);
+      let label = x > 0 ? labels[i - 1]! : 0;
+      if (y > 0) {
+        const up = i - width;
+        for (let n = x > 0 ? up - 1 : up, end = x < width - 1 ? up + 1 : up; n <= end; n++) {
+          const ln = labels[n]!;
+          if (!ln) continue;
+          if (!label) label = ln;
+          else if (ln !== label) union(label, ln);
+        }
       }
       if (!label) {
         label = parent.length;
@@ -121,14 +119,20 @@ export function polygonize(input: PolygonizeInput): ChangePolygon[] {
   const { width, height, probability, valid, threshold } = input;
   const mask = new Uint8Array(width * height);
   let any = 0;
+  let all = 1;
+  let sum = 0;
   for (let i = 0; i < mask.length; i++) {
     const p = probability[i]!;
     const m = p >= threshold && (!valid || valid[i]) ? 1 : 0;
     mask[i] = m;
     any |= m;
+    all &= m;
+    sum += p;
   }
   // Most detectors find nothing on most tiles: no labelling pass (and its label raster) then.
   if (!any) return [];
+  // Every pixel in (a patrol tile's coverage seen clear in both windows): the raster's outline.
+  if (all && width > 1 && height > 1) return wholeRaster(input, sum);
   const { labels, count } = labelComponents(mask, width, height);
   if (count === 0) return [];
 
@@ -188,6 +192,32 @@ export function polygonize(input: PolygonizeInput): ChangePolygon[] {
     });
   }
   return result.sort((a, b) => b.confidence * b.areaM2 - a.confidence * a.areaM2);
+}
+
+/**
+ * The one polygon of a raster whose every pixel is in, vertex for vertex what the contour
+ * traces (marching squares at 0.5 cuts each corner by half a pixel), without tracing a
+ * million cells.
+ */
+function wholeRaster(input: PolygonizeInput, sum: number): ChangePolygon[] {
+  const { width: w, height: h } = input;
+  const outline: [number, number][] = [
+    [w, h - 0.5],
+    [w, 0.5],
+    [w - 0.5, 0],
+    [0.5, 0],
+    [0, 0.5],
+    [0, h - 0.5],
+    [0.5, h],
+    [w - 0.5, h],
+    [w, h - 0.5],
+  ];
+  const ring: Ring = outline.map(([x, y]) => input.toLonLat(x, y));
+  const coordinates: PolygonCoords[] = [[orient(dropCollinear(ring), true)]];
+  const areaM2 = multiPolygonAreaM2(coordinates);
+  if (areaM2 < input.minAreaM2) return [];
+  const n = w * h;
+  return [{ coordinates, areaM2, confidence: sum / n, pixels: n, bbox: [0, 0, w, h] }];
 }
 
 /**
