@@ -40,30 +40,50 @@ export async function writeTileDetections(client: pg.PoolClient, t: TileDetectio
   const touched = new Set<number>();
   for (const f of t.features) {
     const p = f.properties as ClueFeature['properties'] & { priority?: number; zones?: unknown[] };
-    const det = await client.query<{ id: number }>(
-      `INSERT INTO detections (run_id, tile_id, scenario, confidence, geom, area_m2, properties)
-       SELECT $1, $2, $3, $4, g, ST_Area(g::geography), $6
-         FROM (SELECT ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON($5), 4326)), 3)) AS g) s
-       RETURNING id`,
-      [t.runId, t.tileId, p.scenario, p.confidence, JSON.stringify(f.geometry), JSON.stringify(p)],
-    );
-    const detId = det.rows[0]!.id;
-    result.detections++;
-    const near = await client.query<{ id: number; run_id: string | null; runs_seen: number }>(
-      `SELECT c.id, c.run_id, c.runs_seen FROM clues c, detections d
-        WHERE d.id = $1 AND c.scenario = $2 AND c.merged_into IS NULL AND c.status <> 'closed'
-          AND ST_DWithin(c.geom, d.geom, $3)
+    // The detection and the open clues of its scenario it touches, in one round trip.
+    const found = await client.query<{
+      det_id: number;
+      id: number | null;
+      run_id: string | null;
+      runs_seen: number;
+    }>(
+      `WITH d AS (
+         INSERT INTO detections (run_id, tile_id, scenario, confidence, geom, area_m2, properties)
+         SELECT $1, $2, $3, $4, g, ST_Area(g::geography), $6
+           FROM (SELECT ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON($5), 4326)), 3)) AS g) s
+         RETURNING id, geom)
+       SELECT d.id AS det_id, c.id, c.run_id, c.runs_seen
+         FROM d LEFT JOIN clues c
+           ON c.scenario = $3 AND c.merged_into IS NULL AND c.status <> 'closed'
+          AND ST_DWithin(c.geom, d.geom, $7)
         ORDER BY c.id`,
-      [detId, p.scenario, TOUCH_TOLERANCE_DEG],
+      [
+        t.runId,
+        t.tileId,
+        p.scenario,
+        p.confidence,
+        JSON.stringify(f.geometry),
+        JSON.stringify(p),
+        TOUCH_TOLERANCE_DEG,
+      ],
     );
+    const detId = found.rows[0]!.det_id;
+    result.detections++;
+    const near = { rows: found.rows.filter((r): r is typeof r & { id: number } => r.id !== null) };
     let target: number;
     if (!near.rows.length) {
+      // The clue and its "created" event in one statement.
       const ins = await client.query<{ id: number }>(
-        `INSERT INTO clues (scenario, confidence, priority, geom, area_m2, peak_area_m2, first_seen, last_seen,
-                            detector, model_version, model_sha256, run_id, last_run_id, before_scene, after_scene, inputs)
-         SELECT $2, d.confidence, $3, d.geom, d.area_m2, d.area_m2, $4, $4, $5, $6, $7, $8, $8, $9, $10, $11
-           FROM detections d WHERE d.id = $1
-         RETURNING id`,
+        `WITH c AS (
+           INSERT INTO clues (scenario, confidence, priority, geom, area_m2, peak_area_m2, first_seen, last_seen,
+                              detector, model_version, model_sha256, run_id, last_run_id, before_scene, after_scene, inputs)
+           SELECT $2, d.confidence, $3, d.geom, d.area_m2, d.area_m2, $4, $4, $5, $6, $7, $8, $8, $9, $10, $11
+             FROM detections d WHERE d.id = $1
+           RETURNING id),
+         e AS (
+           INSERT INTO clue_events (clue_id, actor, kind, to_status, data)
+           SELECT id, $12, 'created', 'new', $13 FROM c)
+         SELECT id FROM c`,
         [
           detId,
           p.scenario,
@@ -76,13 +96,6 @@ export async function writeTileDetections(client: pg.PoolClient, t: TileDetectio
           p.before_scene,
           p.after_scene,
           JSON.stringify({ ...t.inputs, tile: t.tileId, zones: p.zones ?? [] }),
-        ],
-      );
-      target = ins.rows[0]!.id;
-      await client.query(
-        `INSERT INTO clue_events (clue_id, actor, kind, to_status, data) VALUES ($1, $2, 'created', 'new', $3)`,
-        [
-          target,
           t.actor,
           JSON.stringify({
             confidence: p.confidence,
@@ -93,6 +106,7 @@ export async function writeTileDetections(client: pg.PoolClient, t: TileDetectio
           }),
         ],
       );
+      target = ins.rows[0]!.id;
       result.created.push(target);
     } else {
       target = near.rows[0]!.id;
@@ -119,17 +133,18 @@ export async function writeTileDetections(client: pg.PoolClient, t: TileDetectio
     }
     await client.query('UPDATE detections SET clue_id = $1 WHERE id = $2', [target, detId]);
     touched.add(target);
-    // A clue from an earlier run seen for the first time in this one: remember its area before.
+    // A clue this detection created already says all of this.
+    if (!near.rows.length) continue;
+    // Joined: a clue from an earlier run seen for the first time in this one remembers its area
+    // before; then the latest sighting, the strongest confidence and priority.
     await client.query(
-      `UPDATE clues SET previous_area_m2 = area_m2, runs_seen = runs_seen + 1, last_run_id = $2
-        WHERE id = $1 AND last_run_id IS DISTINCT FROM $2`,
-      [target, t.runId],
-    );
-    await client.query(
-      `UPDATE clues SET last_seen = GREATEST(last_seen, $2::date), after_scene = $3,
-                        confidence = GREATEST(confidence, $4), priority = GREATEST(priority, $5)
+      `UPDATE clues SET previous_area_m2 = CASE WHEN last_run_id IS DISTINCT FROM $2 THEN area_m2 ELSE previous_area_m2 END,
+                        runs_seen = runs_seen + CASE WHEN last_run_id IS DISTINCT FROM $2 THEN 1 ELSE 0 END,
+                        last_run_id = $2,
+                        last_seen = GREATEST(last_seen, $3::date), after_scene = $4,
+                        confidence = GREATEST(confidence, $5), priority = GREATEST(priority, $6)
         WHERE id = $1`,
-      [target, p.last_seen, p.after_scene, p.confidence, p.priority ?? 0],
+      [target, t.runId, p.last_seen, p.after_scene, p.confidence, p.priority ?? 0],
     );
   }
   // The clue's extent is what this run sees of it: the union of its detections in the run.
