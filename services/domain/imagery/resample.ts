@@ -41,6 +41,17 @@ export function resampleSameCrs(src: Raster, target: Grid, method: 'bilinear' | 
     x1s[c] = Math.min(sw - 1, x0 + 1);
     txs[c] = Math.max(0, Math.min(1, fx - x0));
   }
+  // The source's columns are a contiguous run of the target's: the mapping is monotonic, pixel
+  // sizes being positive (a grid's resX is its pixel width, north-up).
+  if (!(s.resX > 0 && target.resX > 0)) throw new Error('resampleSameCrs: pixel sizes must be positive');
+  let cLo = tw;
+  let cHi = 0;
+  for (let c = 0; c < tw; c++)
+    if (inCol[c]) {
+      if (c < cLo) cLo = c;
+      cHi = c + 1;
+    }
+  if (cHi < cLo) cHi = cLo;
   for (let r = 0; r < target.height; r++) {
     const sy = (s.originY - (target.originY - (r + 0.5) * target.resY)) / s.resY;
     const rowOff = r * tw;
@@ -61,18 +72,17 @@ export function resampleSameCrs(src: Raster, target: Grid, method: 'bilinear' | 
     const row1 = Math.min(sh - 1, y0 + 1) * sw;
     const ty = Math.max(0, Math.min(1, fy - y0));
     const wy = 1 - ty;
-    for (let c = 0; c < tw; c++) {
-      if (!inCol[c]) {
-        out[rowOff + c] = Number.NaN;
-        continue;
-      }
+    // Columns outside the source are NaN; inside, the source columns only grow with c.
+    if (cLo > 0) out.fill(Number.NaN, rowOff, rowOff + cLo);
+    if (cHi < tw) out.fill(Number.NaN, rowOff + cHi, rowOff + tw);
+    for (let c = cLo; c < cHi; c++) {
       const x0 = x0s[c]!;
       const x1 = x1s[c]!;
       const tx = txs[c]!;
       const wx = 1 - tx;
       const v =
         (d[row0 + x0]! * wx + d[row0 + x1]! * tx) * wy + (d[row1 + x0]! * wx + d[row1 + x1]! * tx) * ty;
-      out[rowOff + c] = Number.isNaN(v) ? d[nearRow + nearX[c]!]! : v;
+      out[rowOff + c] = v === v ? v : d[nearRow + nearX[c]!]!;
     }
   }
   return out;
