@@ -90,7 +90,7 @@ try {
   const now = new Date().toISOString().slice(0, 16).replace('T', ' ');
   // Context for comparing runs (kept in the page).
   const NOTE =
-    'On 2026-12-07 this host slowed down between runs: the same code (change 0.3.0) took 441 ms for the fused nine at 07:46 and 776 ms at 09:53; at 09:52–09:54 the current code (change 0.4.0, which alone costs about a quarter more than 0.3.0) took 640–667 ms. Compare rows of one run.';
+    "On 2026-12-07 this host slowed down between runs: the same code (change 0.3.0) took 441 ms for the fused nine at 07:46 and 776 ms at 09:53; at 09:52–09:54 the current code (change 0.4.0, which alone costs about a quarter more than 0.3.0) took 640–667 ms. From 2026-12-07 evening sessions run a rewritten graph (services/adapters/onnx/optimize.ts: the heads of detectors reading one feature stack as one matrix product, stacks padded to a multiple of 8 channels for onnxruntime's blocked convolution) without onnxruntime's memory pattern: the fused nine took 685 ms at 09:55 and 496 ms at 19:21; the nine separate sessions, which gain less from the rewrite, 1,024 and 893 ms, so part of that is the host. Compare rows of one run.";
   const gib = (b: number) => (b / 2 ** 30).toFixed(1);
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const md = `# Detectors
