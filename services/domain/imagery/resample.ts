@@ -82,7 +82,7 @@ export function resampleSameCrs(src: Raster, target: Grid, method: 'bilinear' | 
       const wx = 1 - tx;
       const v =
         (d[row0 + x0]! * wx + d[row0 + x1]! * tx) * wy + (d[row1 + x0]! * wx + d[row1 + x1]! * tx) * ty;
-      out[rowOff + c] = v === v ? v : d[nearRow + nearX[c]!]!;
+      out[rowOff + c] = Number.isNaN(v) ? d[nearRow + nearX[c]!]! : v;
     }
   }
   return out;
