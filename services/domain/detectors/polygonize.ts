@@ -120,19 +120,17 @@ export function polygonize(input: PolygonizeInput): ChangePolygon[] {
   const mask = new Uint8Array(width * height);
   let any = 0;
   let all = 1;
-  let sum = 0;
   for (let i = 0; i < mask.length; i++) {
     const p = probability[i]!;
     const m = p >= threshold && (!valid || valid[i]) ? 1 : 0;
     mask[i] = m;
     any |= m;
     all &= m;
-    sum += p;
   }
   // Most detectors find nothing on most tiles: no labelling pass (and its label raster) then.
   if (!any) return [];
   // Every pixel in (a patrol tile's coverage seen clear in both windows): the raster's outline.
-  if (all && width > 1 && height > 1) return wholeRaster(input, sum);
+  if (all && width > 1 && height > 1) return wholeRaster(input);
   const { labels, count } = labelComponents(mask, width, height);
   if (count === 0) return [];
 
@@ -199,8 +197,8 @@ export function polygonize(input: PolygonizeInput): ChangePolygon[] {
  * traces (marching squares at 0.5 cuts each corner by half a pixel), without tracing a
  * million cells.
  */
-function wholeRaster(input: PolygonizeInput, sum: number): ChangePolygon[] {
-  const { width: w, height: h } = input;
+function wholeRaster(input: PolygonizeInput): ChangePolygon[] {
+  const { width: w, height: h, probability } = input;
   const outline: [number, number][] = [
     [w, h - 0.5],
     [w, 0.5],
@@ -217,6 +215,8 @@ function wholeRaster(input: PolygonizeInput, sum: number): ChangePolygon[] {
   const areaM2 = multiPolygonAreaM2(coordinates);
   if (areaM2 < input.minAreaM2) return [];
   const n = w * h;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += probability[i]!;
   return [{ coordinates, areaM2, confidence: sum / n, pixels: n, bbox: [0, 0, w, h] }];
 }
 
