@@ -80,6 +80,12 @@ describe('optimizeForCpu', () => {
     // No initializer is left unread (onnxruntime would warn about each).
     const read = new Set(g.node!.flatMap((n) => n.input ?? []));
     expect(g.initializer!.filter((t) => !read.has(t.name ?? ''))).toEqual([]);
+    // Topologically ordered, as ONNX requires: every input exists before the node reading it.
+    const known = new Set([...g.input!.map((i) => i.name), ...g.initializer!.map((t) => t.name), '']);
+    for (const n of g.node!) {
+      for (const i of n.input ?? []) expect(known.has(i), `${n.name} reads ${i} before it exists`).toBe(true);
+      for (const o of n.output ?? []) known.add(o);
+    }
 
     const optimized = await loadModel(fused.bytes, 1);
     process.env.SKYPATROL_ONNX_REWRITE = '0';

@@ -38,7 +38,7 @@ const NONDETERMINISTIC = new Set([
   'Bernoulli',
 ]);
 
-const ATTR_KEYS = new Map<OnnxTypes.IAttributeProto, string>();
+const ATTR_KEYS = new WeakMap<OnnxTypes.IAttributeProto, string>();
 function attributeKey(n: Node): string {
   return (n.attribute ?? [])
     .map((a) => {
@@ -200,7 +200,7 @@ export function mergePointwiseHeads(g: Graph, opset: number): number {
   }
 
   let rewritten = 0;
-  const replaced = new Map<Node, Node[]>();
+  const after = new Map<Node, Node[]>();
   const drop = new Set<Node>();
   for (const [x, heads] of byFeatures) {
     const F = heads[0]!.w1.length / heads[0]!.hidden;
@@ -313,21 +313,18 @@ export function mergePointwiseHeads(g: Graph, opset: number): number {
       }
       newNodes.push(split);
     }
-    // The merged nodes take the place of the last head's second Conv (every input is ready there).
-    const last = heads.reduce(
-      (a, h) => (nodes.indexOf(h.second) > nodes.indexOf(a) ? h.second : a),
-      heads[0]!.second,
-    );
+    // The merged nodes read only the Concat's inputs and output and constants: placed right
+    // after the Concat, they precede every node reading the heads' outputs (topological order).
     for (const h of heads) drop.add(h.first).add(h.relu).add(h.second);
-    replaced.set(last, newNodes);
+    after.set(cat, newNodes);
     rewritten++;
   }
   if (!rewritten) return 0;
   const out: Node[] = [];
   for (const n of nodes) {
-    const r = replaced.get(n);
+    if (!drop.has(n)) out.push(n);
+    const r = after.get(n);
     if (r) out.push(...r);
-    else if (!drop.has(n)) out.push(n);
   }
   g.node = out;
   g.initializer = [...inits.values()];
