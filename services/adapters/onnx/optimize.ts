@@ -38,17 +38,10 @@ const NONDETERMINISTIC = new Set([
   'Bernoulli',
 ]);
 
-const ATTR_KEYS = new WeakMap<OnnxTypes.IAttributeProto, string>();
+/** A node's attributes as one string (encoded, sorted): equal for equal attributes. */
 function attributeKey(n: Node): string {
   return (n.attribute ?? [])
-    .map((a) => {
-      let k = ATTR_KEYS.get(a);
-      if (k === undefined) {
-        k = Buffer.from(onnx.AttributeProto.encode(a).finish()).toString('base64');
-        ATTR_KEYS.set(a, k);
-      }
-      return k;
-    })
+    .map((a) => Buffer.from(onnx.AttributeProto.encode(a).finish()).toString('base64'))
     .sort()
     .join('|');
 }

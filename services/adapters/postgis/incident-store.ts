@@ -69,9 +69,10 @@ export async function writeTileDetections(client: pg.PoolClient, t: TileDetectio
     );
     const detId = found.rows[0]!.det_id;
     result.detections++;
-    const near = { rows: found.rows.filter((r): r is typeof r & { id: number } => r.id !== null) };
+    // The open clues it touches (none: the one row of the LEFT JOIN has no clue).
+    const near = found.rows.filter((r): r is typeof r & { id: number } => r.id !== null);
     let target: number;
-    if (!near.rows.length) {
+    if (!near.length) {
       // The clue and its "created" event in one statement.
       const ins = await client.query<{ id: number }>(
         `WITH c AS (
@@ -109,9 +110,9 @@ export async function writeTileDetections(client: pg.PoolClient, t: TileDetectio
       target = ins.rows[0]!.id;
       result.created.push(target);
     } else {
-      target = near.rows[0]!.id;
+      target = near[0]!.id;
       result.joined.push(target);
-      for (const other of near.rows.slice(1)) {
+      for (const other of near.slice(1)) {
         // Only clues this run created (one site cut by tile borders) are merged automatically;
         // clues from earlier runs are a prosecutor's to merge.
         if (other.run_id !== t.runId || other.runs_seen !== 1) continue;
@@ -134,7 +135,7 @@ export async function writeTileDetections(client: pg.PoolClient, t: TileDetectio
     await client.query('UPDATE detections SET clue_id = $1 WHERE id = $2', [target, detId]);
     touched.add(target);
     // A clue this detection created already says all of this.
-    if (!near.rows.length) continue;
+    if (!near.length) continue;
     // Joined: a clue from an earlier run seen for the first time in this one remembers its area
     // before; then the latest sighting, the strongest confidence and priority.
     await client.query(
