@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   areaUnits,
+  geodesicRingArea,
   lonLatCellAreaM2,
   M2_PER_MU,
   multiPolygonAreaM2,
   polygonAreaM2,
   type Ring,
+  SMALL_RING_DEG,
 } from '../../services/domain/geo/area.ts';
 
 // WGS84 ellipsoid, for an independent closed-form check.
@@ -121,5 +123,50 @@ describe('areaUnits', () => {
     expect(u.m2).toBe(10_000);
     expect(u.ha).toBe(1);
     expect(u.mu).toBeCloseTo(15, 12);
+  });
+});
+
+describe('small rings (the authalic-sphere path)', () => {
+  /** Seeded star-shaped rings of about `size` degrees at Hulunbuir's latitudes, closed. */
+  function rings(seed: number, size: number, count: number): Ring[] {
+    let x = seed;
+    const rnd = () => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return x / 2 ** 32;
+    };
+    return Array.from({ length: count }, () => {
+      const [cx, cy] = [115 + rnd() * 12, 47 + rnd() * 6.5];
+      const m = 4 + Math.floor(rnd() * 40);
+      const ring: Ring = [];
+      for (let j = 0; j < m; j++) {
+        const t = (j / m) * 2 * Math.PI;
+        const r = (size / 2) * (0.4 + 0.6 * rnd());
+        ring.push([cx + r * Math.cos(t), cy + 0.7 * r * Math.sin(t)]);
+      }
+      ring.push(ring[0]!);
+      return ring;
+    });
+  }
+
+  // geographiclib sums each edge's area to the equator (about 1e10 m² at these latitudes), so its
+  // own absolute error is about 1e-5 m²: for rings of a few m² the comparison is absolute.
+  it('agrees with geographiclib to 1e-6 relative (or 1 cm²) from a 10 m pixel to the largest small ring', () => {
+    for (const size of [0.0001, 0.001, 0.01, 0.1, SMALL_RING_DEG * 0.9]) {
+      for (const ring of rings(Math.round(size * 1e6), size, 40)) {
+        const want = geodesicRingArea(ring, ring.length - 1);
+        const got = polygonAreaM2([ring]);
+        expect(Math.abs(got - want), `size ${size}°, ${want} m²`).toBeLessThan(Math.max(1e-6 * want, 1e-4));
+      }
+    }
+  });
+
+  it('gives a 0.0001° cell near Hailar the area between its parallels, either way round', () => {
+    // Bounded by parallels the cell's area is closed-form; its geodesic edges differ from the
+    // parallels by about 1e-7 of its area.
+    const cell = square(119.7, 49.2, 0.0001);
+    const between = ((0.0001 * DEG * B * B) / 2) * (q(49.2001 * DEG) - q(49.2 * DEG));
+    const a = polygonAreaM2([cell]);
+    expect(Math.abs(a / between - 1)).toBeLessThan(1e-8);
+    expect(polygonAreaM2([[...cell].reverse()])).toBeCloseTo(a, 9);
   });
 });
