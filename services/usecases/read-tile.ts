@@ -14,6 +14,7 @@ import {
   type CompositeMethod,
   type CompositeResult,
   composite,
+  NewestFirstComposite,
   type Observation,
 } from '../domain/imagery/composite.ts';
 import {
@@ -217,13 +218,15 @@ export async function compositeTile(
   const scenes = await scenesForTile(pool, tile, window, options.sensors);
   const stopWhenCovered = method === 'best' && !options.readAll;
   const n = tile.grid.width * tile.grid.height;
-  const covered = new Uint8Array(n);
-  let uncovered = n;
+  // `best` (no quality ranking) is composited as the scenes arrive, newest first; `median`
+  // needs them all, so it composites once they are read.
+  const newest = method === 'best' ? new NewestFirstComposite(n, bands) : null;
+  let compositeMs = 0;
   // Where each older scene can see on this tile: its footprint less one pixel (footprints of
   // repeat passes differ by fractions of a pixel; a strict test would read every scene for a
   // rim no older scene really adds to). Fetched once needed.
   let reach: Map<string, Uint8Array> | null = null;
-  const moreToSee = async (olderThan: number): Promise<boolean> => {
+  const moreToSee = async (olderThan: number, covered: Uint8Array): Promise<boolean> => {
     reach ??= await sceneReach(
       pool,
       tile,
@@ -236,7 +239,7 @@ export async function compositeTile(
     }
     return false;
   };
-  const read: { index: number; obs: Observation; id: string }[] = [];
+  const read: { index: number; obs: Observation | null; id: string }[] = [];
   const failed: TileComposite['failed'] = [];
   // Newest first (ties: the later id first, as `composite` prefers the later observation).
   for (let i = scenes.length - 1; i >= 0; i--) {
@@ -252,28 +255,35 @@ export async function compositeTile(
       continue;
     }
     if (!r) continue;
-    read.push({ index: i, obs: { bands: r.bands, valid: r.valid, date: r.date }, id: scene.id });
-    if (stopWhenCovered) {
-      uncovered -= markCovered(covered, r);
+    const obs = { bands: r.bands, valid: r.valid, date: r.date };
+    // Bands composited as they arrive need not be kept.
+    read.push({ index: i, obs: newest ? null : obs, id: scene.id });
+    if (newest) {
+      const c0 = performance.now();
+      newest.add(obs);
+      compositeMs += performance.now() - c0;
       // Done when every pixel is covered, or the rest lie where no older scene looks. (Outside
       // the scene's try: a database error here is the tile's to retry, not the scene's fault.)
-      if (uncovered === 0 || (i > 0 && !(await moreToSee(i)))) break;
+      if (stopWhenCovered && (newest.uncovered === 0 || (i > 0 && !(await moreToSee(i, newest.covered)))))
+        break;
     }
   }
   read.sort((a, b) => a.index - b.index);
   failed.reverse();
   const t1 = performance.now();
-  if (options.timings) options.timings.read += t1 - t0;
+  if (options.timings) options.timings.read += t1 - t0 - compositeMs;
   if (!read.length) return null;
   const result = {
-    ...composite(
-      read.map((r) => r.obs),
-      { method },
-    ),
+    ...(newest
+      ? newest.result()
+      : composite(
+          read.map((r) => r.obs!),
+          { method },
+        )),
     scenes: read.map((r) => r.id),
     failed,
   };
-  if (options.timings) options.timings.composite += performance.now() - t1;
+  if (options.timings) options.timings.composite += performance.now() - t1 + compositeMs;
   return result;
 }
 
@@ -298,20 +308,4 @@ async function sceneReach(
     out.set(r.id, rasterize(tile, g.coordinates));
   }
   return out;
-}
-
-/**
- * Mark the pixels `r` observes clear; returns how many were newly covered. (`readSceneOnTile`
- * leaves `valid` 0 wherever any band is NaN, so `valid` alone says "usable".)
- */
-function markCovered(covered: Uint8Array, r: TileRead): number {
-  const valid = r.valid;
-  let added = 0;
-  for (let p = 0; p < covered.length; p++) {
-    if (valid[p] && !covered[p]) {
-      covered[p] = 1;
-      added++;
-    }
-  }
-  return added;
 }

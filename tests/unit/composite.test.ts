@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { composite, epochDay, type Observation } from '../../services/domain/imagery/composite.ts';
+import {
+  composite,
+  epochDay,
+  NewestFirstComposite,
+  type Observation,
+} from '../../services/domain/imagery/composite.ts';
 
 /** An observation over `n` pixels from per-pixel arrays (null = cloudy). */
 function obs(date: string, red: (number | null)[], nir?: (number | null)[], quality?: number[]): Observation {
@@ -128,5 +133,65 @@ describe('composite validity', () => {
     expect(() => composite([a, b], { method: 'best' })).toThrow(RangeError);
     expect(() => composite([a, obs('2024-06-11', [0.1])], { method: 'best' })).toThrow(RangeError);
     expect(() => composite([], { method: 'best' })).toThrow(RangeError);
+  });
+});
+
+describe('NewestFirstComposite', () => {
+  /** Seeded observations as read-tile reads them: `valid` 0 wherever a band is NaN. */
+  function seeded(seed: number, count: number, n: number): Observation[] {
+    let x = seed;
+    const rnd = () => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return x / 2 ** 32;
+    };
+    // Dates with repeats, so ties between same-day observations are exercised.
+    const days = Array.from({ length: count }, () => 1 + Math.floor(rnd() * 4)).sort((a, b) => a - b);
+    return days.map((d) => {
+      const red = new Float32Array(n);
+      const nir = new Float32Array(n);
+      const valid = new Uint8Array(n);
+      for (let p = 0; p < n; p++) {
+        const r = rnd();
+        red[p] = r < 0.1 ? Number.NaN : rnd();
+        nir[p] = r > 0.9 ? Number.NaN : rnd();
+        valid[p] = Number.isNaN(red[p]!) || Number.isNaN(nir[p]!) || rnd() < 0.3 ? 0 : 1;
+      }
+      return { bands: { red, nir }, valid, date: new Date(Date.UTC(2024, 5, d, 3)) };
+    });
+  }
+
+  it('equals composite best fed oldest first, value for value, with coverage counted as it goes', () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const n = 997;
+      const all = seeded(seed, 2 + seed, n);
+      const want = composite(all, { method: 'best' });
+      const acc = new NewestFirstComposite(n, ['red', 'nir']);
+      let covered = 0;
+      for (const o of [...all].reverse()) {
+        covered += acc.add(o);
+        expect(acc.uncovered).toBe(n - covered);
+      }
+      const got = acc.result();
+      expect(covered).toBe(want.valid.reduce((a, v) => a + v, 0));
+      expect(Array.from(got.valid)).toEqual(Array.from(want.valid));
+      expect(Array.from(got.count)).toEqual(Array.from(want.count));
+      expect(Array.from(got.date)).toEqual(Array.from(want.date));
+      // NaN-aware comparison of the bands: Object.is treats NaN as equal to NaN.
+      for (const b of ['red', 'nir']) {
+        const g = got.bands[b]!;
+        const w = want.bands[b]!;
+        for (let p = 0; p < n; p++) if (!Object.is(g[p], w[p])) expect([b, p, g[p]]).toEqual([b, p, w[p]]);
+      }
+    }
+  });
+
+  it('refuses observations out of date order, with other bands, or with quality arrays', () => {
+    const acc = new NewestFirstComposite(2, ['red', 'nir']);
+    acc.add(obs('2024-06-11', [0.1, 0.2]));
+    expect(() => acc.add(obs('2024-06-21', [0.1, 0.2]))).toThrow(/newest first/);
+    expect(() => acc.add({ ...obs('2024-06-01', [0.1, 0.2]), bands: { red: new Float32Array(2) } })).toThrow(
+      RangeError,
+    );
+    expect(() => acc.add(obs('2024-06-01', [0.1, 0.2], undefined, [1, 1]))).toThrow(/quality/);
   });
 });

@@ -203,3 +203,93 @@ function median(v: Float64Array, m: number): number {
   const h = m >> 1;
   return m % 2 === 1 ? v[h]! : (v[h - 1]! + v[h]!) / 2;
 }
+
+/**
+ * The `best` composite without quality arrays (the newest usable observation of each pixel
+ * wins), built while observations arrive newest first, as a patrol reads them: each one fills
+ * the pixels no newer one covered. Equal to `composite(obs, { method: 'best' })` over the same
+ * observations given oldest first, value for value, in a single pass per observation instead
+ * of `composite`'s usable, count, ranking and copy passes; and it says after each observation
+ * how many pixels it newly covered, so the reader can stop once nothing is left to cover.
+ *
+ * Contract: observations arrive newest first (on equal dates, the one `composite` would rank
+ * later first), and `valid` is 0 wherever any of its bands is NaN (as read-tile's reads are).
+ */
+export class NewestFirstComposite {
+  readonly n: number;
+  private readonly names: string[];
+  private readonly out: Float32Array[];
+  private readonly valid: Uint8Array;
+  private readonly count: Uint16Array;
+  private readonly date: Int32Array;
+  /** Scratch: the pixels the current observation covers first. */
+  private readonly take: Uint8Array;
+  private lastTime = Number.POSITIVE_INFINITY;
+  /** Pixels still without an observation. */
+  uncovered: number;
+
+  constructor(n: number, bandNames: readonly string[]) {
+    this.n = n;
+    this.names = [...bandNames].sort();
+    this.out = this.names.map(() => new Float32Array(n).fill(Number.NaN));
+    this.valid = new Uint8Array(n);
+    this.count = new Uint16Array(n);
+    this.date = new Int32Array(n).fill(-1);
+    this.take = new Uint8Array(n);
+    this.uncovered = n;
+  }
+
+  /** Add the next-newest observation; returns the pixels it newly covered. */
+  add(o: Observation): number {
+    const n = this.n;
+    const own = Object.keys(o.bands).sort();
+    if (own.length !== this.names.length || own.some((b, k) => b !== this.names[k]))
+      throw new RangeError(`composite: observation has bands [${own}] instead of [${this.names}]`);
+    if (o.valid.length !== n)
+      throw new RangeError(`composite: observation has ${o.valid.length} pixels, expected ${n}`);
+    for (const b of own)
+      if (o.bands[b]!.length !== n) throw new RangeError(`composite: band ${b} has the wrong length`);
+    if (o.quality) throw new RangeError('composite: NewestFirstComposite takes no quality arrays');
+    const t = o.date.getTime();
+    if (Number.isNaN(t)) throw new RangeError('composite: observation has an invalid date');
+    if (t > this.lastTime) throw new RangeError('composite: observations must arrive newest first');
+    this.lastTime = t;
+    const day = epochDay(o.date);
+    const v = o.valid;
+    const { count, valid, date, take } = this;
+    let added = 0;
+    for (let p = 0; p < n; p++) {
+      take[p] = 0;
+      if (v[p] === 0) continue;
+      if (count[p]! < 65535) count[p]!++;
+      if (valid[p]) continue;
+      valid[p] = 1;
+      date[p] = day;
+      take[p] = 1;
+      added++;
+    }
+    // Band by band over contiguous arrays (faster in V8 than gathering six arrays per pixel).
+    if (added > 0) {
+      this.names.forEach((b, k) => {
+        const src = o.bands[b]!;
+        const dst = this.out[k]!;
+        for (let p = 0; p < n; p++) if (take[p]) dst[p] = src[p]!;
+      });
+    }
+    this.uncovered -= added;
+    return added;
+  }
+
+  /** 1 where some observation so far is usable (the composite's `valid`; do not modify). */
+  get covered(): Uint8Array {
+    return this.valid;
+  }
+
+  result(): CompositeResult {
+    const bands: Record<string, Float32Array> = {};
+    this.names.forEach((b, i) => {
+      bands[b] = this.out[i]!;
+    });
+    return { bands, valid: this.valid, count: this.count, date: this.date };
+  }
+}
