@@ -4,6 +4,26 @@ import type { CanonicalBand } from '../domain/imagery/bands.ts';
 import type { AlignedPair } from './read-pair.ts';
 
 /**
+ * Whether a band holds any NaN, kept per array: a tile's bands are packed into every window of
+ * every detector group, and a composite seen clear everywhere has none to replace.
+ */
+const nanSeen = new WeakMap<Float32Array, boolean>();
+function hasNaN(band: Float32Array): boolean {
+  let known = nanSeen.get(band);
+  if (known === undefined) {
+    known = false;
+    for (let i = 0; i < band.length; i++) {
+      if (Number.isNaN(band[i]!)) {
+        known = true;
+        break;
+      }
+    }
+    nanSeen.set(band, known);
+  }
+  return known;
+}
+
+/**
  * Pack bands (manifest order) of a window into an NCHW tensor; NaN → fallback or 0. Written
  * into the front of `scratch` when it is large enough (the windows of one tiled run reuse one
  * buffer per feed: each window's tensor is dead once its run has returned).
@@ -30,11 +50,12 @@ function packWindow(
       out.fill(fill, start, start + plane);
       return;
     }
-    // Rows copied natively, then one pass replacing NaN with the fill value.
+    // Rows copied natively, then one pass replacing NaN with the fill value, if there is any.
     for (let y = 0; y < h; y++) {
       const srcRow = (y0 + y) * width + x0;
       out.set(src.subarray(srcRow, srcRow + w), start + y * w);
     }
+    if (!hasNaN(src)) return;
     for (let i = start, end = start + plane; i < end; i++) {
       const v = out[i]!;
       if (Number.isNaN(v)) out[i] = fill;
@@ -94,6 +115,7 @@ export async function runOnBands(
 /** One input tensor of a tiled run: bands packed in `order`, missing bands → `fallback`. */
 export interface TiledFeed {
   name: string;
+  /** Read-only once passed: whether a band holds NaN is remembered per array (`hasNaN`). */
   bands: Map<CanonicalBand, Float32Array>;
   order: readonly CanonicalBand[];
   fallback: Record<string, number>;
