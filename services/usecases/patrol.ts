@@ -172,6 +172,8 @@ export interface TileOutcome {
   stages: Record<string, number>;
   /** Detectors not run on the tile: their zoning rule could keep no clue there. */
   skippedDetectors?: string[];
+  /** How the clue merge ran (incident-store.ts): set-wise, or detection by detection. */
+  clueWrite?: 'batch' | 'sequential';
 }
 
 export interface TileWorkerDeps {
@@ -316,6 +318,7 @@ export async function processTile(deps: TileWorkerDeps, job: TileJobData): Promi
     clues: [...new Set([...written.created, ...written.joined])],
     stages,
     skippedDetectors,
+    clueWrite: written.path,
   };
 }
 

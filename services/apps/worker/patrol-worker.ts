@@ -109,6 +109,7 @@ export function startPatrolWorker(
           cpuMs: Math.round((cpu.user + cpu.system) / 1000),
           stages: Object.fromEntries(Object.entries(r.stages).map(([k, v]) => [k, Math.round(v)])),
           ...(r.skippedDetectors?.length ? { skippedDetectors: r.skippedDetectors } : {}),
+          ...(r.clueWrite ? { clueWrite: r.clueWrite } : {}),
         });
         return r;
       } catch (err) {
