@@ -216,6 +216,9 @@ describe('sensor masks', () => {
     expect([...validFromScl([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])]).toEqual([
       0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0,
     ]);
+    // Warped masks are floats: missing (NaN), blended or out-of-range values are not clear.
+    const warped = Float32Array.from([Number.NaN, 4.5, -4, 260, 4 + 256, -0, 5, 6]);
+    expect([...validFromScl(warped)]).toEqual([0, 0, 0, 0, 0, 0, 1, 1]);
   });
 
   it('QA_PIXEL: fill, dilated cloud, cirrus, cloud, shadow and snow bits invalidate', () => {
