@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { ScratchPool } from '../adapters/cache/scratch.ts';
 import { markSceneFailed } from '../adapters/postgis/scene-store.ts';
 import { type BlockCache, DecodedBlockCache } from '../adapters/raster/block-cache.ts';
 import { openRaster } from '../adapters/raster/source.ts';
@@ -79,6 +80,16 @@ function methodFor(src: Grid, target: Grid, lat: number): WarpMethod {
  */
 const decodedBlocks = new DecodedBlockCache({ maxBytes: 192 * 1024 * 1024 });
 
+/**
+ * Buffers of patrol reads: each band's source window and its warped plane, about 190 MB a
+ * tile of 1,024² (six bands and a mask per scene, three or four scenes). Every ArrayBuffer
+ * counts against V8's external-memory budget, and each 64 MiB of churn started a full
+ * collection (about 30 ms of marking each, six to eight a tile). Windows go back as soon as
+ * they are warped; planes once `compositeTile` has folded them in. Reads made for other
+ * callers keep their planes (the pool merely never sees them again).
+ */
+const readScratch = new ScratchPool(12);
+
 async function readOnTile(
   href: string,
   tile: AnalysisTile,
@@ -100,10 +111,14 @@ async function readOnTile(
     }
     const window = sourceWindowFor(source.info.grid, tile.grid, 2);
     if (!window) return null;
-    const read = await source.readWindow({ window, bands: [index] });
+    const read = await source.readWindow({ window, bands: [index], allocate: (n) => readScratch.float32(n) });
     const lat = (tile.boundsLonLat[1] + tile.boundsLonLat[3]) / 2;
     const method = kind === 'mask' ? 'nearest' : methodFor(source.info.grid, tile.grid, lat);
-    return warpWindow(source.info.grid, window, read.data[0]!, tile.grid, method);
+    const into = readScratch.float32(tile.grid.width * tile.grid.height);
+    const out = warpWindow(source.info.grid, window, read.data[0]!, tile.grid, method, {}, into);
+    readScratch.give(read.data[0]!);
+    if (out !== into) readScratch.give(into);
+    return out;
   } finally {
     await source.close();
   }
@@ -156,6 +171,7 @@ export async function readSceneOnTile(
     const m = await readOnTile(scene.mask.href, tile, 'mask', options.cache);
     if (m) {
       const clear = scene.mask.kind === 'scl' ? validFromScl(m) : validFromQaPixel(m);
+      readScratch.give(m);
       for (let i = 0; i < n; i++) valid[i] = valid[i]! & clear[i]!;
     }
   } else if (profile.mask.kind === 'computed' && out.blue && out.green && out.red && out.nir) {
@@ -261,6 +277,8 @@ export async function compositeTile(
     if (newest) {
       const c0 = performance.now();
       newest.add(obs);
+      // Folded in: the planes are free for the next reads.
+      readScratch.give(...Object.values(obs.bands));
       compositeMs += performance.now() - c0;
       // Done when every pixel is covered, or the rest lie where no older scene looks. (Outside
       // the scene's try: a database error here is the tile's to retry, not the scene's fault.)
@@ -283,6 +301,7 @@ export async function compositeTile(
     scenes: read.map((r) => r.id),
     failed,
   };
+  for (const r of read) if (r.obs) readScratch.give(...Object.values(r.obs.bands));
   if (options.timings) options.timings.composite += performance.now() - t1 + compositeMs;
   return result;
 }

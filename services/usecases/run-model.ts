@@ -1,7 +1,15 @@
+import { ScratchPool } from '../adapters/cache/scratch.ts';
 import type { ModelRunner } from '../adapters/onnx/session.ts';
 import type { DetectorManifest } from '../domain/detectors/manifest.ts';
 import type { CanonicalBand } from '../domain/imagery/bands.ts';
 import type { AlignedPair } from './read-pair.ts';
+
+/**
+ * The packed window buffers of `runTiledFeeds` (one per feed, up to 7 MB each), reused across
+ * calls: a patrol tile makes two or three calls, and each new buffer counted against V8's
+ * external-memory budget that starts full collections.
+ */
+const feedScratch = new ScratchPool(8);
 
 /**
  * Whether a band holds any NaN, kept per array: a tile's bands are packed into every window of
@@ -171,37 +179,47 @@ export async function runTiledFeeds(
   // One input buffer per feed for every window (sized for the largest).
   const span = (centres: [number, number][], n: number) =>
     Math.max(...centres.map(([c, len]) => Math.min(n, c + len + overlap) - Math.max(0, c - overlap)));
-  const scratch = feeds.map((f) => new Float32Array(f.order.length * span(cols, width) * span(rows, height)));
+  const scratch = feeds.map((f) =>
+    feedScratch.float32(f.order.length * span(cols, width) * span(rows, height)),
+  );
+  try {
+    return await runWindows();
+  } finally {
+    // The runs have returned: nothing holds a view of the packed windows any more.
+    feedScratch.give(...scratch);
+  }
 
-  for (const [cy, ch] of rows) {
-    for (const [cx, cw] of cols) {
-      const x0 = Math.max(0, cx - overlap);
-      const y0 = Math.max(0, cy - overlap);
-      const x1 = Math.min(width, cx + cw + overlap);
-      const y1 = Math.min(height, cy + ch + overlap);
-      const w = x1 - x0;
-      const h = y1 - y0;
-      const packed: Record<string, { data: Float32Array; dims: number[] }> = {};
-      for (const [i, f] of feeds.entries()) {
-        packed[f.name] = {
-          data: packWindow(f.bands, f.order, f.fallback, width, x0, y0, w, h, scratch[i]),
-          dims: [1, f.order.length, h, w],
-        };
-      }
-      const got = await runner.run(packed);
-      for (const output of outputs) {
-        const prob = got[output];
-        if (!prob)
-          throw new Error(`model has no output "${output}" (outputs: ${Object.keys(got).join(', ')})`);
-        const channels = prob.dims[1] ?? 1;
-        if (channels !== 1) throw new Error(`runTiled expects a single-channel output, got ${channels}`);
-        const out = result.get(output)!;
-        for (let y = 0; y < ch; y++) {
-          const srcRow = (cy - y0 + y) * w + (cx - x0);
-          out.set(prob.data.subarray(srcRow, srcRow + cw), (cy + y) * width + cx);
+  async function runWindows(): Promise<Map<string, Float32Array>> {
+    for (const [cy, ch] of rows) {
+      for (const [cx, cw] of cols) {
+        const x0 = Math.max(0, cx - overlap);
+        const y0 = Math.max(0, cy - overlap);
+        const x1 = Math.min(width, cx + cw + overlap);
+        const y1 = Math.min(height, cy + ch + overlap);
+        const w = x1 - x0;
+        const h = y1 - y0;
+        const packed: Record<string, { data: Float32Array; dims: number[] }> = {};
+        for (const [i, f] of feeds.entries()) {
+          packed[f.name] = {
+            data: packWindow(f.bands, f.order, f.fallback, width, x0, y0, w, h, scratch[i]),
+            dims: [1, f.order.length, h, w],
+          };
+        }
+        const got = await runner.run(packed);
+        for (const output of outputs) {
+          const prob = got[output];
+          if (!prob)
+            throw new Error(`model has no output "${output}" (outputs: ${Object.keys(got).join(', ')})`);
+          const channels = prob.dims[1] ?? 1;
+          if (channels !== 1) throw new Error(`runTiled expects a single-channel output, got ${channels}`);
+          const out = result.get(output)!;
+          for (let y = 0; y < ch; y++) {
+            const srcRow = (cy - y0 + y) * w + (cx - x0);
+            out.set(prob.data.subarray(srcRow, srcRow + cw), (cy + y) * width + cx);
+          }
         }
       }
     }
+    return result;
   }
-  return result;
 }

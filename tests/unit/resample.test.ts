@@ -25,6 +25,23 @@ function fine(overrides: Partial<Grid> = {}): Grid {
 }
 
 describe('resampleSameCrs', () => {
+  it('writes every value of a reused output array: the same result as a new one, on every path', () => {
+    // Aligned (shift copy), bilinear and nearest, each partly outside the source.
+    const cases: [Grid, 'bilinear' | 'nearest'][] = [
+      [fine({ resX: 20, resY: 20, width: 3, height: 3, originX: 500_020 }), 'bilinear'],
+      [fine({ width: 6, height: 5, originX: 499_985, originY: 5_300_007 }), 'bilinear'],
+      [fine({ width: 6, height: 5, originX: 499_985, originY: 5_300_007 }), 'nearest'],
+    ];
+    for (const [target, method] of cases) {
+      const fresh = resampleSameCrs(coarse(), target, method);
+      const into = new Float32Array(target.width * target.height).fill(-999);
+      const reused = resampleSameCrs(coarse(), target, method, into);
+      expect(reused).toBe(into);
+      expect(Array.from(reused)).toEqual(Array.from(fresh));
+    }
+    expect(() => resampleSameCrs(coarse(), fine(), 'nearest', new Float32Array(3))).toThrow(RangeError);
+  });
+
   it('nearest replicates each coarse pixel into a 2×2 block', () => {
     const out = resampleSameCrs(coarse(), fine(), 'nearest');
     expect(Array.from(out)).toEqual([1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4]);

@@ -10,15 +10,26 @@ export interface Raster {
  * Resample `src` onto `target` (same CRS). Bilinear for continuous values (reflectance),
  * nearest for classes/masks. Pixels whose centre falls outside `src` become NaN; a bilinear
  * neighbourhood touching NaN falls back to the nearest valid value so edges do not erode.
+ * `into` (the target's size): written whole and returned instead of a new array.
  */
-export function resampleSameCrs(src: Raster, target: Grid, method: 'bilinear' | 'nearest'): Float32Array {
+export function resampleSameCrs(
+  src: Raster,
+  target: Grid,
+  method: 'bilinear' | 'nearest',
+  into?: Float32Array,
+): Float32Array {
   if (src.grid.epsg !== target.epsg) {
     throw new Error(`resampleSameCrs: CRS differ (EPSG:${src.grid.epsg} vs EPSG:${target.epsg})`);
   }
+  if (into && into.length !== target.width * target.height) {
+    throw new RangeError(
+      `resampleSameCrs: output has ${into.length} values for a ${target.width}×${target.height} target`,
+    );
+  }
   const s = src.grid;
   const aligned = alignedOffset(s, target);
-  if (aligned) return shiftCopy(src, target, aligned[0], aligned[1]);
-  const out = new Float32Array(target.width * target.height);
+  if (aligned) return shiftCopy(src, target, aligned[0], aligned[1], into);
+  const out = into ?? new Float32Array(target.width * target.height);
   const sw = s.width;
   const sh = s.height;
   const d = src.data;
@@ -105,10 +116,10 @@ function alignedOffset(s: Grid, t: Grid): [number, number] | null {
 }
 
 /** `target` cut from `src` at a whole-pixel offset: rows copied, outside → NaN. */
-function shiftCopy(src: Raster, target: Grid, dx: number, dy: number): Float32Array {
+function shiftCopy(src: Raster, target: Grid, dx: number, dy: number, into?: Float32Array): Float32Array {
   const { width: sw, height: sh } = src.grid;
   const tw = target.width;
-  const out = new Float32Array(tw * target.height).fill(Number.NaN);
+  const out = (into ?? new Float32Array(tw * target.height)).fill(Number.NaN);
   const c0 = Math.max(0, -dx);
   const c1 = Math.min(tw, sw - dx);
   if (c1 <= c0) return out;

@@ -302,6 +302,8 @@ export function warp(
   target: Grid,
   method: WarpMethod,
   opts: WarpOptions = {},
+  /** Same-CRS bilinear/nearest only: the output array to write whole (else a new one). */
+  into?: Float32Array,
 ): Float32Array {
   const s = src.grid;
   checkGrid(s, 'source');
@@ -314,7 +316,7 @@ export function warp(
   }
   transformOrThrow(target.epsg, s.epsg);
   if (method !== 'average' && sameCrs(s.epsg, target.epsg)) {
-    return resampleSameCrs({ grid: { ...s, epsg: target.epsg }, data: src.data }, target, method);
+    return resampleSameCrs({ grid: { ...s, epsg: target.epsg }, data: src.data }, target, method, into);
   }
 
   const tw = target.width;
@@ -532,6 +534,8 @@ export function warpWindow(
   target: Grid,
   method: WarpMethod,
   opts: WarpOptions = {},
+  /** As for `warp`: used (and returned) on the same-CRS bilinear/nearest path only. */
+  into?: Float32Array,
 ): Float32Array {
   const [x0, y0, x1, y1] = window;
   if (!(x0 >= 0 && y0 >= 0 && x1 <= srcGrid.width && y1 <= srcGrid.height && x0 < x1 && y0 < y1)) {
@@ -539,7 +543,7 @@ export function warpWindow(
       `warpWindow: window ${JSON.stringify(window)} outside the ${srcGrid.width}×${srcGrid.height} source`,
     );
   }
-  return warp({ grid: windowGrid(srcGrid, window), data }, target, method, opts);
+  return warp({ grid: windowGrid(srcGrid, window), data }, target, method, opts, into);
 }
 
 /**
