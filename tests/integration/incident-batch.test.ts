@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type MergeResult, writeTileDetections } from '../../services/adapters/postgis/incident-store.ts';
 import { createRun, lockTileForWrite } from '../../services/adapters/postgis/patrol-store.ts';
 import { withTransaction } from '../../services/adapters/postgis/pool.ts';
+import { mulberry32 } from '../../services/domain/detectors/logistic.ts';
 import type { ClueFeature } from '../../services/usecases/detect-pair.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -31,17 +32,6 @@ const AOI = {
     ],
   ],
 };
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Seeded detections of one tile: lattice rectangles of 1–3 cells on a 24 × 16 board. */
 function detections(rand: () => number, run: number): ClueFeature[] {

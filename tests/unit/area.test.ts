@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../services/domain/detectors/logistic.ts';
 import {
   areaUnits,
   geodesicRingArea,
@@ -129,11 +130,7 @@ describe('areaUnits', () => {
 describe('small rings (the authalic-sphere path)', () => {
   /** Seeded star-shaped rings of about `size` degrees at Hulunbuir's latitudes, closed. */
   function rings(seed: number, size: number, count: number): Ring[] {
-    let x = seed;
-    const rnd = () => {
-      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-      return x / 2 ** 32;
-    };
+    const rnd = mulberry32(seed);
     return Array.from({ length: count }, () => {
       const [cx, cy] = [115 + rnd() * 12, 47 + rnd() * 6.5];
       const m = 4 + Math.floor(rnd() * 40);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../services/domain/detectors/logistic.ts';
 import {
   composite,
   epochDay,
@@ -139,11 +140,7 @@ describe('composite validity', () => {
 describe('NewestFirstComposite', () => {
   /** Seeded observations as read-tile reads them: `valid` 0 wherever a band is NaN. */
   function seeded(seed: number, count: number, n: number): Observation[] {
-    let x = seed;
-    const rnd = () => {
-      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-      return x / 2 ** 32;
-    };
+    const rnd = mulberry32(seed);
     // Dates with repeats, so ties between same-day observations are exercised.
     const days = Array.from({ length: count }, () => 1 + Math.floor(rnd() * 4)).sort((a, b) => a - b);
     return days.map((d) => {
