@@ -101,6 +101,8 @@ async function readOnTile(
   const source = await openRaster(hrefToSource(href), {
     ...(cache ? { cache } : {}),
     decodedCache: decodedBlocks,
+    // A tile's windows take most of each block, and the next tile shares a column of them.
+    predictorInBlocks: true,
   });
   try {
     if (source.info.bands < declaredBands || index >= source.info.bands) {

@@ -110,16 +110,21 @@ describe('tile block decoding', () => {
   // over the rows and columns it reaches (source.ts, predictorInCopy): checked here against
   // geotiff.js's own reader, which undoes it over whole blocks, on windows starting mid-block,
   // spanning blocks, on an overview and at the image's edge, with no data.
-  for (const layout of [
-    'uint16, deflate, predictor 2',
-    'uint8, deflate, predictor 2',
-    'uint16, LZW, predictor 2',
-  ]) {
-    it(`reads ${layout} as geotiff.js does, summing predictor 2 in the copy`, async () => {
+  // With `predictorInBlocks` (patrol reads) it is undone over each whole block before the
+  // block is cached: the same values.
+  for (const [layout, predictorInBlocks] of [
+    ['uint16, deflate, predictor 2', false],
+    ['uint8, deflate, predictor 2', false],
+    ['uint16, LZW, predictor 2', false],
+    ['uint16, deflate, predictor 2', true],
+    ['uint8, deflate, predictor 2', true],
+  ] as const) {
+    it(`reads ${layout} as geotiff.js does, summing predictor 2 ${predictorInBlocks ? 'over whole blocks' : 'in the copy'}`, async () => {
       const tiff = await fromFile(files[layout]!);
       const src = await openRaster(files[layout]!, {
         decoder: asyncDeflateDecoder,
         decodedCache: new DecodedBlockCache(),
+        predictorInBlocks,
       });
       try {
         const info = src.info;
