@@ -98,7 +98,6 @@ export async function zonesForTile(
   return { features };
 }
 
-/** True when every valid pixel of the composite has a value for `band`. */
 /**
  * Answers of `hasBand` per band array and validity mask: a tile asks for every band of every
  * detector on both dates, and a band seen nowhere (or only late in the tile) is scanned whole
@@ -106,6 +105,7 @@ export async function zonesForTile(
  */
 const bandSeen = new WeakMap<Float32Array, WeakMap<Uint8Array, boolean>>();
 
+/** True when some valid pixel of the composite has a value for `band` (the window observed it). */
 function hasBand(c: TileComposite, band: string): boolean {
   const v = c.bands[band];
   if (!v) return false;
