@@ -56,7 +56,10 @@ export async function writeTileDetections(
 
 type Props = ClueFeature['properties'] & { priority?: number; zones?: unknown[] };
 
-/** A detection's geometry as stored: GeoJSON → valid MultiPolygon (SQL over the parameter `gj`). */
+/**
+ * A detection's geometry as stored: GeoJSON → valid MultiPolygon (SQL over a column `gj`). Both
+ * paths use this one expression, so they store and compare the same geometries.
+ */
 const DETECTION_GEOM =
   'ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(gj), 4326)), 3))';
 
@@ -279,7 +282,7 @@ async function writeSequential(client: pg.PoolClient, t: TileDetections): Promis
       `WITH d AS (
          INSERT INTO detections (run_id, tile_id, scenario, confidence, geom, area_m2, properties)
          SELECT $1, $2, $3, $4, g, ST_Area(g::geography), $6
-           FROM (SELECT ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON($5), 4326)), 3)) AS g) s
+           FROM (SELECT ${DETECTION_GEOM} AS g FROM (SELECT $5::text AS gj) j) s
          RETURNING id, geom)
        SELECT d.id AS det_id, c.id, c.run_id, c.runs_seen
          FROM d LEFT JOIN clues c
