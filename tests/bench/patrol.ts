@@ -5,7 +5,9 @@
  * (scripts/bench/peer_patrol.py) on the same tiles. Written to docs/benchmarks-patrol.md.
  *
  * Env: BENCH_PATROL_TILES (default 12) analysis tiles from the demo region (data/demo-region,
- * simulated on first use), BENCH_PATROL_WORKERS (default "1,2"), BENCH_PATROL_NODE_ARGS (the
+ * simulated on first use), BENCH_PATROL_WORKERS (default "1,2"), BENCH_PATROL_REPEAT (runs per worker
+ * count, interleaved, default 3: the tables show each count's median run and every run's figure),
+ * BENCH_PATROL_PEER ("0": no peer), BENCH_PATROL_NODE_ARGS (the
  * workers' node flags, default "--single-threaded-gc" as bin/skypatrol.mjs; "" for V8's default).
  * The workers' JSON logs (one line per tile, with its CPU time) are kept in a temporary folder.
  */
@@ -36,6 +38,8 @@ const TILES = Number(process.env.BENCH_PATROL_TILES ?? 12);
 const NODE_ARGS = (process.env.BENCH_PATROL_NODE_ARGS ?? '--single-threaded-gc').split(' ').filter(Boolean);
 const LOGS = await mkdtemp(join(tmpdir(), 'skypatrol-bench-logs-'));
 const WORKERS = (process.env.BENCH_PATROL_WORKERS ?? '1,2').split(',').map(Number);
+/** Runs per worker count, interleaved (1, 2, 1, 2, …): this host's speed drifts by ±15 % from minute to minute. */
+const REPEAT = Math.max(1, Number(process.env.BENCH_PATROL_REPEAT ?? 3));
 const BEFORE = { from: '2024-06-01', to: '2024-06-30' };
 const AFTER = { from: '2025-06-01', to: '2025-08-31' };
 const SENSORS = ['sentinel-2-l2a'];
@@ -182,12 +186,13 @@ interface Result {
 }
 const results: Result[] = [];
 const loadAtStart = loadavg()[0]!;
-for (const nWorkers of WORKERS) {
+const RUNS = Array.from({ length: REPEAT }, () => WORKERS).flat();
+for (const [run_, nWorkers] of RUNS.entries()) {
   const pool = await freshDatabase();
   const config = {
     ...loadConfig({}),
     databaseUrl: DB_URL,
-    queuePrefix: `sp-bench-${process.pid}-${nWorkers}`,
+    queuePrefix: `sp-bench-${process.pid}-${run_}`,
   };
   const env = {
     ...process.env,
@@ -204,7 +209,7 @@ for (const nWorkers of WORKERS) {
       spawn(process.execPath, [...NODE_ARGS, 'bin/skypatrol.mjs', 'worker', '--no-notifier'], {
         cwd: ROOT,
         env,
-        stdio: ['ignore', openSync(join(LOGS, `worker-${nWorkers}-${i}.log`), 'w'), 'ignore'],
+        stdio: ['ignore', openSync(join(LOGS, `worker-${run_}-${i}.log`), 'w'), 'ignore'],
       }),
     );
   while ((await queue.getWorkersCount()) < nWorkers) await sleep(200);
@@ -252,7 +257,7 @@ for (const nWorkers of WORKERS) {
   let skippedDetectorRuns = 0;
   for (let i = 0; i < nWorkers; i++) {
     let seen = 0;
-    for (const line of readFileSync(join(LOGS, `worker-${nWorkers}-${i}.log`), 'utf8').split('\n')) {
+    for (const line of readFileSync(join(LOGS, `worker-${run_}-${i}.log`), 'utf8').split('\n')) {
       if (!line.startsWith('{')) continue;
       const l = JSON.parse(line) as { msg?: string; cpuMs?: number; skippedDetectors?: string[] };
       if (l.msg === 'tile failed') retries++;
@@ -293,7 +298,7 @@ for (const nWorkers of WORKERS) {
   console.log(JSON.stringify(results.at(-1)));
   await queue.obliterate({ force: true }).catch(() => {});
   await queue.close();
-  if (nWorkers === WORKERS.at(-1) && process.env.BENCH_PATROL_PEER !== '0') {
+  if (run_ === RUNS.length - 1 && process.env.BENCH_PATROL_PEER !== '0') {
     // The peer reads exactly the same scenes for the same tiles.
     const job = {
       models: scenarios.length,
@@ -362,6 +367,22 @@ for (const nWorkers of WORKERS) {
 const HISTORY = [
   '## Changes and same-host comparisons',
   '',
+  "**2026-12-07 late evening (AMD EPYC host; same code as the night's run, the host slower: the peer too, 2,654 → 2,162",
+  'km² per CPU-minute).** The bench now runs each worker count three times, interleaved, and reports the median run.',
+  'Event-loop utilisation per stage showed a worker idle about 120 ms a tile, all of it waiting on PostgreSQL during the',
+  'write (reading: 15 ms). Four attempts, measured with old and new code alternating, none kept: (1) a worker holding one',
+  "tile job more than it computes, so a tile's write overlaps the next tile's computing: +0 to +12 % with one worker",
+  "(mean +4.5 % over five pairs), −4 to −8 % with two, whose transactions, served between the other tile's synchronous",
+  'work, held their clue locks 3–4× longer (database stage 170–200 → 560–890 ms of wall time); (2) glibc keeping freed',
+  'memory for reuse (GLIBC_TUNABLES mmap_max=0, trim_threshold 4 GiB): minor page faults per 12 tiles 0.9 M → 0.43 M and',
+  'system CPU −1.3 s, but user CPU +1–3 s (zeroing moved into calloc) and peak RSS +300 MiB; (3) zone-gated detectors',
+  'that compute the same feature stack as a needed one running alongside it, so that the fused session stays the same',
+  "from tile to tile (a new session's first 536 px window costs 150–250 ms more and about 300 MB of fresh pages): 29 of",
+  'the 37 gated runs went alongside, no faster in three pairs; (4) the merged MLP heads as Gemm on NCHW features instead',
+  "of NCHWc 1×1 convolutions (no reorder): 200 against 166 ms a window, slower. onnxruntime's NCHWc layout does not pass",
+  'through Sub, Div, Abs, Max or Sqrt, which the feature graphs are made of, so the reorders and the concatenation',
+  "(a quarter of a fused window's time) stay.",
+  '',
   '**2026-12-07 night (AMD EPYC host).** A worker profile (`--cpu-prof`) and `--trace-gc` showed: a full',
   "collection every 250 ms with a JS heap of only 31 MB, all started by 'external memory pressure' (each 64 MiB of",
   'new ArrayBuffers starts one; counting typed-array allocations in a worker found read windows, warped planes and',
@@ -406,6 +427,15 @@ const peer = peers.logistic;
 const peerSame = peers.mlp;
 const fmt = (v: number, d = 0) =>
   v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const coreRate = (r: Result) => (r.tiles * TILE_KM2) / ((r.wallS / 60) * r.workers);
+/** Per worker count, its runs (in order) and the median one by km² per core-minute (the lower middle of an even count). */
+const byWorkers = WORKERS.map((w) => {
+  const runs = results.filter((r) => r.workers === w);
+  const sorted = [...runs].sort((a, b) => coreRate(a) - coreRate(b));
+  return { w, runs, median: sorted[Math.floor((sorted.length - 1) / 2)]! };
+});
+const medians = byWorkers.map((b) => b.median);
+const clueCounts = [...new Set(results.map((r) => r.clues))];
 const lines = [
   '# Patrol throughput (issue 6)',
   '',
@@ -419,11 +449,15 @@ const lines = [
   "per CPU-minute uses the workers' measured CPU time (every thread). Worker node flags: " +
     `\`${NODE_ARGS.join(' ') || '(none)'}\`.`,
   '',
-  '| workers | tiles | wall s | worker CPU s | km²/core-min | km²/CPU-min | clues | peak RSS/worker MiB |',
-  '|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ...results.map(
-    (r) =>
-      `| ${r.workers} | ${r.tiles} | ${fmt(r.wallS, 1)} | ${fmt(r.cpuS, 1)} | ${fmt((r.tiles * TILE_KM2) / ((r.wallS / 60) * r.workers))} | ${fmt((r.tiles * TILE_KM2) / (r.cpuS / 60))} | ${r.clues} | ${fmt(r.peakRssMb)} |`,
+  `Each worker count ran ${REPEAT} time${REPEAT > 1 ? 's' : ''}, interleaved with the other (this host's speed drifts by up to ±15 % from one minute`,
+  "to the next); the tables show each count's median run by km² per core-minute, and the last column every run's figure in",
+  `the order run. Clues: ${clueCounts.length === 1 ? `${clueCounts[0]} in every run` : `runs differ: ${clueCounts.join(', ')}`}.`,
+  '',
+  '| workers | tiles | wall s | worker CPU s | km²/core-min | km²/CPU-min | clues | peak RSS/worker MiB | km²/core-min, every run |',
+  '|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ...byWorkers.map(
+    ({ median: r, runs }) =>
+      `| ${r.workers} | ${r.tiles} | ${fmt(r.wallS, 1)} | ${fmt(r.cpuS, 1)} | ${fmt(coreRate(r))} | ${fmt((r.tiles * TILE_KM2) / (r.cpuS / 60))} | ${r.clues} | ${fmt(r.peakRssMb)} | ${runs.map((x) => fmt(coreRate(x))).join(', ')} |`,
   ),
   '',
   'Where the CPU goes: main thread and other threads (V8 helpers, libuv pool), time inside tile jobs against',
@@ -434,7 +468,7 @@ const lines = [
   '',
   '| workers | main thread CPU s | other threads CPU s | in tile jobs s | workers × wall s | first tile CPU s | later tiles CPU s | steady km²/CPU-min | retries | skipped detector runs |',
   '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ...results.map(
+  ...medians.map(
     (r) =>
       `| ${r.workers} | ${fmt(r.threads.main ?? 0, 1)} | ${fmt(r.threads.other ?? 0, 1)} | ${fmt(r.inTilesS, 1)} | ${fmt(r.wallS * r.workers, 1)} | ${fmt(r.firstTileCpuS, 2)} | ${fmt(r.laterTileCpuS, 2)} | ${fmt(TILE_KM2 / (r.laterTileCpuS / 60))} | ${r.retries} | ${r.skippedDetectorRuns} of ${r.tiles * 9} |`,
   ),
@@ -446,7 +480,7 @@ const lines = [
   `|---:|${Object.keys(results[0]?.stages ?? {})
     .map(() => '---:')
     .join('|')}|`,
-  ...results.map(
+  ...medians.map(
     (r) =>
       `| ${r.workers} | ${Object.values(r.stages)
         .map((v) => fmt(v))
@@ -458,7 +492,7 @@ if (peer) {
   const peerRate = (p: PeerResult) => (p.tiles * TILE_KM2) / (p.cpu_s / 60);
   const rate = (r: Result) => (r.tiles * TILE_KM2) / (r.cpuS / 60);
   const ratios = (p: PeerResult) =>
-    results
+    medians
       .map(
         (r) =>
           `**${(rate(r) / peerRate(p)).toFixed(2)}** with ${r.workers} worker${r.workers > 1 ? 's' : ''}`,
@@ -479,11 +513,12 @@ if (peer) {
     `*same size*, MLPs of the detectors' own sizes read off their manifests (${sizes}) over features of the same`,
     "kinds and counts (5×5 mean/std, 15×15 and 45×45 context, the change detector's multi-scale features), computed once per tile —",
     'what issue 6 asks of the peer ("per-pixel models of the same size"). Skypatrol runs only the detectors the zone gate lets',
-    'through (skipped runs above); the peer runs all nine everywhere.',
+    'through (skipped runs above); the peer runs all nine everywhere. The peer ran once, after the last Skypatrol run; the',
+    "ratios below take each worker count's median run.",
     '',
     '| | wall s | CPU s | km²/CPU-min |',
     '|---|---:|---:|---:|',
-    ...results.map(
+    ...medians.map(
       (r) =>
         `| Skypatrol (${r.workers} worker${r.workers > 1 ? 's' : ''}, with PostGIS writes) | ${fmt(r.wallS, 1)} | ${fmt(r.cpuS, 1)} | ${fmt(rate(r))} |`,
     ),
