@@ -7,18 +7,21 @@
  * Env: BENCH_PATROL_TILES (default 12) analysis tiles from the demo region (data/demo-region,
  * simulated on first use), BENCH_PATROL_WORKERS (default "1,2"), BENCH_PATROL_REPEAT (runs per worker
  * count, interleaved, default 3: the tables show each count's median run and every run's figure),
- * BENCH_PATROL_PEER ("0": no peer), BENCH_PATROL_NODE_ARGS (the
+ * BENCH_PATROL_PEER ("0": no peer), BENCH_PATROL_LOGISTIC ("0": no run with logistic stand-in detectors),
+ * BENCH_PATROL_NODE_ARGS (the
  * workers' node flags, default "--single-threaded-gc" as bin/skypatrol.mjs; "" for V8's default).
  * The workers' JSON logs (one line per tile, with its CPU time) are kept in a temporary folder.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { listDetectorIds } from '../../services/adapters/files/detector-registry.ts';
+import { buildFeatureGraph, featureNames } from '../../services/adapters/onnx/feature-graph.ts';
 import { ensureDatabase, migrate } from '../../services/adapters/postgis/migrate.ts';
 import { getRun } from '../../services/adapters/postgis/patrol-store.ts';
 import { createPool } from '../../services/adapters/postgis/pool.ts';
@@ -164,6 +167,8 @@ const peers: { logistic?: PeerResult; mlp?: PeerResult } = {};
 console.log(`${chosen.length} tiles, detectors: ${scenarios.join(', ')}`);
 
 interface Result {
+  /** The installed detectors, or logistic stand-ins (timing only). */
+  kind: 'detectors' | 'logistic';
   workers: number;
   wallS: number;
   cpuS: number;
@@ -186,8 +191,37 @@ interface Result {
 }
 const results: Result[] = [];
 const loadAtStart = loadavg()[0]!;
-const RUNS = Array.from({ length: REPEAT }, () => WORKERS).flat();
-for (const [run_, nWorkers] of RUNS.entries()) {
+/**
+ * Stand-ins for the detectors with the smallest models the peer runs: each one's manifest as
+ * installed (bands, windows, threshold, zoning rule), its model a logistic regression over the
+ * base feature graph's 48 features (no context features, no hidden layer) that fires where NDVI
+ * dropped by more than about 0.2. What the pipeline around the models costs; their clues mean nothing.
+ */
+function logisticDetectors(): string {
+  const dir = join(LOGS, 'logistic-detectors');
+  cpSync(join(ROOT, 'detectors'), dir, { recursive: true });
+  for (const id of scenarios) {
+    const file = join(dir, id, 'manifest.json');
+    const mf = JSON.parse(readFileSync(file, 'utf8'));
+    const names = featureNames(mf.inputs.bands);
+    const w2 = names.map((n) => (n === 'd_ndvi' ? -20 : 0));
+    const bytes = buildFeatureGraph(
+      mf.inputs.bands,
+      { w1: [], b1: [], w2, b2: -4, hidden: 0 },
+      `logistic-${id}`,
+    );
+    writeFileSync(join(dir, id, mf.model.file), bytes);
+    mf.model.sha256 = createHash('sha256').update(bytes).digest('hex');
+    writeFileSync(file, JSON.stringify(mf));
+  }
+  return dir;
+}
+const LOGISTIC = process.env.BENCH_PATROL_LOGISTIC !== '0' ? logisticDetectors() : null;
+const RUNS = Array.from({ length: REPEAT }, () => [
+  ...WORKERS.map((w) => ({ workers: w, kind: 'detectors' as const })),
+  ...(LOGISTIC ? [{ workers: 1, kind: 'logistic' as const }] : []),
+]).flat();
+for (const [run_, { workers: nWorkers, kind }] of RUNS.entries()) {
   const pool = await freshDatabase();
   const config = {
     ...loadConfig({}),
@@ -201,6 +235,7 @@ for (const [run_, nWorkers] of RUNS.entries()) {
     SKYPATROL_ONNX_THREADS: '1',
     SKYPATROL_WORKER_CONCURRENCY: '1',
     SKYPATROL_LOG_LEVEL: 'info',
+    ...(kind === 'logistic' ? { SKYPATROL_DETECTORS_DIR: LOGISTIC! } : {}),
   };
   const queue = patrolQueue(config);
   const workers: ChildProcess[] = [];
@@ -274,6 +309,7 @@ for (const [run_, nWorkers] of RUNS.entries()) {
     [run.id],
   );
   results.push({
+    kind,
     workers: nWorkers,
     wallS,
     cpuS,
@@ -368,7 +404,8 @@ const HISTORY = [
   '## Changes and same-host comparisons',
   '',
   "**2026-12-07 late evening (AMD EPYC host; same code as the night's run, the host slower: the peer too, 2,654 → 2,162",
-  'km² per CPU-minute).** The bench now runs each worker count three times, interleaved, and reports the median run.',
+  'km² per CPU-minute).** The bench now runs each worker count three times, interleaved, and reports the median run,',
+  'and adds a run with logistic stand-ins for the detectors: what the pipeline around the models costs.',
   'Event-loop utilisation per stage showed a worker idle about 120 ms a tile, all of it waiting on PostgreSQL during the',
   'write (reading: 15 ms). Four attempts, measured with old and new code alternating, none kept: (1) a worker holding one',
   "tile job more than it computes, so a tile's write overlaps the next tile's computing: +0 to +12 % with one worker",
@@ -429,13 +466,19 @@ const fmt = (v: number, d = 0) =>
   v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const coreRate = (r: Result) => (r.tiles * TILE_KM2) / ((r.wallS / 60) * r.workers);
 /** Per worker count, its runs (in order) and the median one by km² per core-minute (the lower middle of an even count). */
-const byWorkers = WORKERS.map((w) => {
-  const runs = results.filter((r) => r.workers === w);
+const medianOf = (runs: Result[]) => {
   const sorted = [...runs].sort((a, b) => coreRate(a) - coreRate(b));
-  return { w, runs, median: sorted[Math.floor((sorted.length - 1) / 2)]! };
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+};
+const real = results.filter((r) => r.kind === 'detectors');
+const byWorkers = WORKERS.map((w) => {
+  const runs = real.filter((r) => r.workers === w);
+  return { w, runs, median: medianOf(runs) };
 });
 const medians = byWorkers.map((b) => b.median);
-const clueCounts = [...new Set(results.map((r) => r.clues))];
+const clueCounts = [...new Set(real.map((r) => r.clues))];
+const logisticRuns = results.filter((r) => r.kind === 'logistic');
+const logistic = logisticRuns.length ? medianOf(logisticRuns) : null;
 const lines = [
   '# Patrol throughput (issue 6)',
   '',
@@ -449,7 +492,7 @@ const lines = [
   "per CPU-minute uses the workers' measured CPU time (every thread). Worker node flags: " +
     `\`${NODE_ARGS.join(' ') || '(none)'}\`.`,
   '',
-  `Each worker count ran ${REPEAT} time${REPEAT > 1 ? 's' : ''}, interleaved with the other (this host's speed drifts by up to ±15 % from one minute`,
+  `Each worker count ran ${REPEAT} time${REPEAT > 1 ? 's' : ''}, interleaved with the other runs (this host's speed drifts by up to ±15 % from one minute`,
   "to the next); the tables show each count's median run by km² per core-minute, and the last column every run's figure in",
   `the order run. Clues: ${clueCounts.length === 1 ? `${clueCounts[0]} in every run` : `runs differ: ${clueCounts.join(', ')}`}.`,
   '',
@@ -487,6 +530,31 @@ const lines = [
         .join(' | ')} |`,
   ),
   '',
+  ...(logistic
+    ? [
+        '**The pipeline around the models.** The same patrol with the detectors replaced by logistic regressions (the',
+        "size of the peer's smallest models) over the base feature graph's 48 features (no context features, no hidden layer;",
+        'manifests, windows, thresholds and zoning rules as installed; their clues mean nothing), 1 worker, run interleaved with the',
+        `others (median of ${logisticRuns.length}: ${logisticRuns.map((r) => fmt(coreRate(r))).join(', ')} km² per core-minute):`,
+        '',
+        `| detectors | wall s | worker CPU s | km²/core-min | km²/CPU-min | clues | ${Object.keys(logistic.stages).join(' | ')} |`,
+        `|---|---:|---:|---:|---:|---:|${Object.keys(logistic.stages)
+          .map(() => '---:')
+          .join('|')}|`,
+        ...[medians.find((r) => r.workers === 1) ?? medians[0]!, logistic].map(
+          (r) =>
+            `| ${r.kind === 'logistic' ? 'logistic stand-ins' : `as installed (${r.workers} worker${r.workers > 1 ? 's' : ''})`} | ${fmt(r.wallS, 1)} | ${fmt(r.cpuS, 1)} | ${fmt(coreRate(r))} | ${fmt((r.tiles * TILE_KM2) / (r.cpuS / 60))} | ${r.clues} | ${Object.values(
+              r.stages,
+            )
+              .map((v) => fmt(v))
+              .join(' | ')} |`,
+        ),
+        '',
+        "Even with models that small, reading, cloud-masking and compositing both windows' scenes, the feature graph,",
+        'polygonizing and writing leave the pipeline far from 20,000 km² per core-minute, which needs about 310 ms a tile.',
+        '',
+      ]
+    : []),
 ];
 if (peer) {
   const peerRate = (p: PeerResult) => (p.tiles * TILE_KM2) / (p.cpu_s / 60);
