@@ -403,7 +403,7 @@ for (const [run_, { workers: nWorkers, kind }] of RUNS.entries()) {
 const HISTORY = [
   '## Changes and same-host comparisons',
   '',
-  "**2026-12-07 late evening (AMD EPYC host; same code as the night's run, the host slower: the peer too, 2,654 → 2,162",
+  "**2026-12-07 late evening (AMD EPYC host; same code as the night's run, the host slower: the peer too, 2,654 → 2,146–2,162",
   'km² per CPU-minute).** The bench now runs each worker count three times, interleaved, and reports the median run,',
   'and adds a run with logistic stand-ins for the detectors: what the pipeline around the models costs.',
   'Event-loop utilisation per stage showed a worker idle about 120 ms a tile, all of it waiting on PostgreSQL during the',
@@ -479,6 +479,9 @@ const medians = byWorkers.map((b) => b.median);
 const clueCounts = [...new Set(real.map((r) => r.clues))];
 const logisticRuns = results.filter((r) => r.kind === 'logistic');
 const logistic = logisticRuns.length ? medianOf(logisticRuns) : null;
+/** Stage names in one order for every row (each run's come from its own query). */
+const STAGES = Object.keys(results[0]?.stages ?? {});
+const stageCells = (r: Result) => STAGES.map((k) => fmt(r.stages[k] ?? Number.NaN)).join(' | ');
 const lines = [
   '# Patrol throughput (issue 6)',
   '',
@@ -519,16 +522,9 @@ const lines = [
   'Mean milliseconds per tile by stage (read = fetch + warp + mask of the scenes read in both windows; decode = inflate + predictor;',
   'inference = all detectors incl. feature graphs and rules; database = detections, clue merge, coverage):',
   '',
-  `| workers | ${Object.keys(results[0]?.stages ?? {}).join(' | ')} |`,
-  `|---:|${Object.keys(results[0]?.stages ?? {})
-    .map(() => '---:')
-    .join('|')}|`,
-  ...medians.map(
-    (r) =>
-      `| ${r.workers} | ${Object.values(r.stages)
-        .map((v) => fmt(v))
-        .join(' | ')} |`,
-  ),
+  `| workers | ${STAGES.join(' | ')} |`,
+  `|---:|${STAGES.map(() => '---:').join('|')}|`,
+  ...medians.map((r) => `| ${r.workers} | ${stageCells(r)} |`),
   '',
   ...(logistic
     ? [
@@ -537,17 +533,11 @@ const lines = [
         'manifests, windows, thresholds and zoning rules as installed; their clues mean nothing), 1 worker, run interleaved with the',
         `others (median of ${logisticRuns.length}: ${logisticRuns.map((r) => fmt(coreRate(r))).join(', ')} km² per core-minute):`,
         '',
-        `| detectors | wall s | worker CPU s | km²/core-min | km²/CPU-min | clues | ${Object.keys(logistic.stages).join(' | ')} |`,
-        `|---|---:|---:|---:|---:|---:|${Object.keys(logistic.stages)
-          .map(() => '---:')
-          .join('|')}|`,
+        `| detectors | wall s | worker CPU s | km²/core-min | km²/CPU-min | clues | ${STAGES.join(' | ')} |`,
+        `|---|---:|---:|---:|---:|---:|${STAGES.map(() => '---:').join('|')}|`,
         ...[medians.find((r) => r.workers === 1) ?? medians[0]!, logistic].map(
           (r) =>
-            `| ${r.kind === 'logistic' ? 'logistic stand-ins' : `as installed (${r.workers} worker${r.workers > 1 ? 's' : ''})`} | ${fmt(r.wallS, 1)} | ${fmt(r.cpuS, 1)} | ${fmt(coreRate(r))} | ${fmt((r.tiles * TILE_KM2) / (r.cpuS / 60))} | ${r.clues} | ${Object.values(
-              r.stages,
-            )
-              .map((v) => fmt(v))
-              .join(' | ')} |`,
+            `| ${r.kind === 'logistic' ? 'logistic stand-ins' : `as installed (${r.workers} worker${r.workers > 1 ? 's' : ''})`} | ${fmt(r.wallS, 1)} | ${fmt(r.cpuS, 1)} | ${fmt(coreRate(r))} | ${fmt((r.tiles * TILE_KM2) / (r.cpuS / 60))} | ${r.clues} | ${stageCells(r)} |`,
         ),
         '',
         "Even with models that small, reading, cloud-masking and compositing both windows' scenes, the feature graph,",
