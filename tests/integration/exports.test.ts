@@ -6,19 +6,14 @@ import { DOMParser } from '@xmldom/xmldom';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { rectRing } from '../support/geometry.ts';
 import { buildTestApp } from '../support/test-app.ts';
 
 let db: TestDatabase;
 let app: FastifyInstance;
 let dir: string;
 
-const rect = (x: number, y: number, d: number) => [
-  [x, y],
-  [x + d, y],
-  [x + d, y + d],
-  [x, y + d],
-  [x, y],
-];
+const rect = (x: number, y: number, d: number) => rectRing(x, y, x + d, y + d);
 
 async function insertClue(
   geom: object,

@@ -5,6 +5,7 @@ import { withTransaction } from '../../services/adapters/postgis/pool.ts';
 import { mulberry32 } from '../../services/domain/detectors/logistic.ts';
 import type { ClueFeature } from '../../services/usecases/detect-pair.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { rectPolygon } from '../support/geometry.ts';
 
 /**
  * The set-wise clue merge (a tile's detections in a few statements) against the same rules
@@ -20,18 +21,7 @@ afterAll(async () => {
 });
 
 const TILES = ['50N-0053-0533', '50N-0054-0533', '50N-0053-0534'];
-const AOI = {
-  type: 'Polygon' as const,
-  coordinates: [
-    [
-      [117.6, 49.3],
-      [117.9, 49.3],
-      [117.9, 49.5],
-      [117.6, 49.5],
-      [117.6, 49.3],
-    ],
-  ],
-};
+const AOI = { type: 'Polygon' as const, coordinates: rectPolygon(117.6, 49.3, 117.9, 49.5) };
 
 /** Seeded detections of one tile: lattice rectangles of 1–3 cells on a 24 × 16 board. */
 function detections(rand: () => number, run: number): ClueFeature[] {
@@ -48,17 +38,7 @@ function detections(rand: () => number, run: number): ClueFeature[] {
       type: 'Feature' as const,
       geometry: {
         type: 'MultiPolygon' as const,
-        coordinates: [
-          [
-            [
-              [w, s],
-              [e, s],
-              [e, n],
-              [w, n],
-              [w, s],
-            ],
-          ],
-        ],
+        coordinates: [rectPolygon(w, s, e, n)],
       },
       properties: {
         scenario,
@@ -188,17 +168,7 @@ describe('clue merge, set-wise against detection by detection', () => {
       const [W, S, E, N] = [117.7 + x * c, 49.4 + y * c, 117.7 + (x + w) * c, 49.4 + (y + h) * c];
       return {
         type: 'MultiPolygon',
-        coordinates: [
-          [
-            [
-              [W, S],
-              [E, S],
-              [E, N],
-              [W, N],
-              [W, S],
-            ],
-          ],
-        ],
+        coordinates: [rectPolygon(W, S, E, N)],
       };
     };
     const f = (

@@ -13,6 +13,7 @@ import { withTransaction } from '../../services/adapters/postgis/pool.ts';
 import { grewMaterially, recheckVerdict } from '../../services/domain/patrols/patrol.ts';
 import type { ClueFeature } from '../../services/usecases/detect-pair.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { rectPolygon } from '../support/geometry.ts';
 
 /**
  * Clues as incidents, against PostGIS with hand-made detections: halves of one site in two
@@ -32,17 +33,7 @@ afterAll(async () => {
   await db.drop();
 });
 
-const rect = (w: number, s: number, e: number, n: number): number[][][][] => [
-  [
-    [
-      [w, s],
-      [e, s],
-      [e, n],
-      [w, n],
-      [w, s],
-    ],
-  ],
-];
+const rect = (w: number, s: number, e: number, n: number): number[][][][] => [rectPolygon(w, s, e, n)];
 
 const feature = (coords: number[][][][], afterDate = '2025-07-01'): ClueFeature => ({
   type: 'Feature',

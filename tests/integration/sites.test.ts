@@ -4,19 +4,12 @@ import type { ZoneRecord } from '../../services/domain/detectors/rules.ts';
 import { multiPolygonAreaM2, type PolygonCoords } from '../../services/domain/geo/area.ts';
 import type { ClueFeature } from '../../services/usecases/detect-pair.ts';
 import { resolveSites } from '../../services/usecases/detect-tile.ts';
+import { rectPolygon } from '../support/geometry.ts';
 
 /** resolveSites: one clue per site, under the most specific scenario, outlining the whole site. */
 
 /** A lon/lat rectangle, counter-clockwise. */
-const rect = (x: number, y: number, w: number, h: number): PolygonCoords => [
-  [
-    [x, y],
-    [x + w, y],
-    [x + w, y + h],
-    [x, y + h],
-    [x, y],
-  ],
-];
+const rect = (x: number, y: number, w: number, h: number): PolygonCoords => rectPolygon(x, y, x + w, y + h);
 const clue = (scenario: string, coords: PolygonCoords): ClueFeature => {
   const area = multiPolygonAreaM2([coords]);
   return {

@@ -7,27 +7,12 @@ import {
 } from '../../services/domain/detectors/rules.ts';
 import { SCENARIO_PRECEDENCE, SCENARIO_SPECS } from '../../services/domain/detectors/scenarios.ts';
 import { multiPolygonAreaM2, type PolygonCoords } from '../../services/domain/geo/area.ts';
+import { rectPolygon } from '../support/geometry.ts';
 
 /** A lon/lat square of `side` degrees at (x, y), counter-clockwise. */
-const square = (x: number, y: number, side: number): PolygonCoords => [
-  [
-    [x, y],
-    [x + side, y],
-    [x + side, y + side],
-    [x, y + side],
-    [x, y],
-  ],
-];
+const square = (x: number, y: number, side: number): PolygonCoords => rectPolygon(x, y, x + side, y + side);
 /** A lon/lat rectangle from (x0, y0) to (x1, y1), counter-clockwise. */
-const rect = (x0: number, y0: number, x1: number, y1: number): PolygonCoords => [
-  [
-    [x0, y0],
-    [x1, y0],
-    [x1, y1],
-    [x0, y1],
-    [x0, y0],
-  ],
-];
+const rect = rectPolygon;
 // ~0.001° ≈ 111 m north, ≈ 72 m east at 49.4°N.
 const det = [square(117.7, 49.4, 0.002)];
 const detArea = multiPolygonAreaM2(det);
