@@ -33,6 +33,7 @@ import { addStac } from '../../services/usecases/catalog.ts';
 import { importZones } from '../../services/usecases/import-zones.ts';
 import { planPatrol } from '../../services/usecases/patrol.ts';
 import { scenesForTile } from '../../services/usecases/read-tile.ts';
+import { rectPolygon } from '../support/geometry.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const REGION = join(ROOT, 'data/demo-region');
@@ -106,18 +107,7 @@ if (!existsSync(join(REGION, 'manifest.json'))) {
 const col = JSON.parse(await readFile(join(REGION, 'sentinel-2-l2a', 'collection.json'), 'utf8'));
 const [w, s, e, n] = col.extent.spatial.bbox[0] as [number, number, number, number];
 // The tiles nearest the region's centre (fully imaged); a small square inside each selects it.
-const all = tileIdsForAoi({
-  type: 'Polygon',
-  coordinates: [
-    [
-      [w, s],
-      [e, s],
-      [e, n],
-      [w, n],
-      [w, s],
-    ],
-  ],
-});
+const all = tileIdsForAoi({ type: 'Polygon', coordinates: rectPolygon(w, s, e, n) });
 const [cx, cy] = [(w + e) / 2, (s + n) / 2];
 const chosen = all
   .map((id) => {
@@ -131,15 +121,7 @@ const aoi = {
   coordinates: chosen.map(({ b }) => {
     const [mx, my] = [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2];
     const d = 0.005;
-    return [
-      [
-        [mx - d, my - d],
-        [mx + d, my - d],
-        [mx + d, my + d],
-        [mx - d, my + d],
-        [mx - d, my - d],
-      ],
-    ];
+    return rectPolygon(mx - d, my - d, mx + d, my + d);
   }),
 };
 const scenarios = await listDetectorIds(join(ROOT, 'detectors'));
