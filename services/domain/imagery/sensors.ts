@@ -170,10 +170,10 @@ export function identifySensor(props: {
  */
 const SCL_VALID = new Set([4, 5, 6]);
 
-/** Validity from a Sentinel-2 scene classification band (1 = clear). */
 /** SCL_VALID as a table over the class codes 0–255 (a Set lookup per pixel was 28 ms a tile). */
 const SCL_VALID_TABLE = Uint8Array.from({ length: 256 }, (_, k) => (SCL_VALID.has(k) ? 1 : 0));
 
+/** Validity from a Sentinel-2 scene classification band (1 = clear). */
 export function validFromScl(scl: ArrayLike<number>): Uint8Array {
   const out = new Uint8Array(scl.length);
   for (let i = 0; i < scl.length; i++) {
